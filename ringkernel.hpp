@@ -1,0 +1,1640 @@
+// ringkernel.hpp — persistent GPU/CPU actors on lock-free rings, ordered by Hybrid Logical Clocks.
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the ringkernel authors.
+//
+// ============================================================================================
+// USAGE
+// ============================================================================================
+// Single header. In exactly ONE translation unit of your program write
+//
+//     #define RINGKERNEL_IMPLEMENTATION
+//     #include "ringkernel.hpp"
+//
+// and include it plainly everywhere else. C++17 or later; no GPU SDK is needed for this header.
+// GPU backends live in ringkernel_cuda.hpp and ringkernel_vulkan.hpp and include this one.
+//
+// ============================================================================================
+// TABLE OF CONTENTS            (each section carries a `// >>tag` marker: `grep -n '>>' ringkernel.hpp`)
+// ============================================================================================
+//   1. Version                       >>version
+//   2. Configuration macros          >>config
+//   3. Platform helpers              >>platform    RINGKERNEL_HD, host atomics on plain memory
+//   4. Errors                        >>errors      Error, ErrorCode, KernelError, ..., Result<T>
+//   5. Hybrid Logical Clock          >>hlc         HlcTimestamp, Uint128, HlcClock
+//   6. Messages                      >>messages    MessageId, CorrelationId, Priority, MessageHeader,
+//                                                  MessageEnvelope, RINGKERNEL_MESSAGE, crc32c
+//   7. Rings                         >>rings       SpscRing, MpscRing, MpmcRing
+//   8. Priority inbox                >>inbox       BackpressureStrategy, EnqueueStatus, PriorityInbox
+//   9. Control block and telemetry   >>control     ControlBlock (128 B), TelemetryBuffer (64 B)
+//  10. Implementation                >>impl        behind RINGKERNEL_IMPLEMENTATION, outside the guard
+//
+// ============================================================================================
+// CONFIGURATION (define before including; "everywhere" = identically in every TU, or ODR breaks)
+// ============================================================================================
+//   RINGKERNEL_USER_CONFIG "file.h"  everywhere  a header included first, to hold the options below.
+//   RINGKERNEL_NO_EXCEPTIONS         everywhere  never throw: throwing APIs log and abort, and the
+//                                                try_/parse forms return Result<T>/status codes.
+//                                                Encoded in the inline ABI namespace, so mixing
+//                                                TUs with and without it fails to link.
+//   RINGKERNEL_ASSERT(x)             everywhere  internal invariant check (default: assert(x)).
+//   RINGKERNEL_LOG(level, msg)       impl TU     log hook; level is ringkernel::LogLevel, msg a
+//                                                const char*. Default: Warn and Error to stderr.
+//   RINGKERNEL_CACHE_LINE_SIZE       everywhere  padding unit for shared indices (default 64). A
+//                                                fixed number on purpose: never taken from <new>,
+//                                                whose value moves with compiler flags.
+//   RINGKERNEL_MAX_PAYLOAD_SIZE      everywhere  largest payload an envelope accepts (default 64 MiB).
+//   RINGKERNEL_API                   everywhere  prefix for out-of-line functions (DLL export).
+//   RINGKERNEL_HD                    (set here)  `__host__ __device__` under nvcc, empty otherwise.
+//
+// ============================================================================================
+// THREAD SAFETY (summary; each item's comment is exact)
+// ============================================================================================
+//   HlcClock: all members thread-safe.  SpscRing: one producer thread + one consumer thread.
+//   MpscRing: any producers + one consumer.  MpmcRing, PriorityInbox: any threads.
+//   Value types (HlcTimestamp, MessageHeader, MessageEnvelope): like int — no shared mutation.
+
+#ifndef RINGKERNEL_HPP
+#define RINGKERNEL_HPP
+
+#ifdef RINGKERNEL_USER_CONFIG
+#include RINGKERNEL_USER_CONFIG
+#endif
+
+// ============================================================================================
+// 1. Version                                                                        >>version
+// ============================================================================================
+#define RINGKERNEL_VERSION_MAJOR 0
+#define RINGKERNEL_VERSION_MINOR 1
+#define RINGKERNEL_VERSION_PATCH 0
+/// Packed version, MAJOR * 10000 + MINOR * 100 + PATCH, for `#if RINGKERNEL_VERSION >= ...`.
+#define RINGKERNEL_VERSION \
+  (RINGKERNEL_VERSION_MAJOR * 10000 + RINGKERNEL_VERSION_MINOR * 100 + RINGKERNEL_VERSION_PATCH)
+#define RINGKERNEL_VERSION_STRING "0.1.0"
+
+// ============================================================================================
+// 2. Configuration macros                                                            >>config
+// ============================================================================================
+#ifndef RINGKERNEL_ASSERT
+#include <cassert>
+/// Internal invariant check; define to your own handler, or to nothing.
+#define RINGKERNEL_ASSERT(x) assert(x)
+#endif
+
+#ifndef RINGKERNEL_CACHE_LINE_SIZE
+/// Padding unit between indices written by different threads (or by host and device).
+#define RINGKERNEL_CACHE_LINE_SIZE 64
+#endif
+
+#ifndef RINGKERNEL_MAX_PAYLOAD_SIZE
+/// Largest payload, in bytes, that MessageEnvelope accepts; bigger ones are InvalidMessage.
+#define RINGKERNEL_MAX_PAYLOAD_SIZE (64u * 1024u * 1024u)
+#endif
+
+#ifndef RINGKERNEL_API
+/// Prefix for out-of-line definitions (e.g. __attribute__((visibility("default"))) for a DLL).
+#define RINGKERNEL_API
+#endif
+
+#if defined(RINGKERNEL_NO_EXCEPTIONS)
+#define RINGKERNEL_ABI_NAMESPACE v0_1_noexc
+#else
+#define RINGKERNEL_ABI_NAMESPACE v0_1
+#endif
+
+// ============================================================================================
+// 3. Platform helpers                                                              >>platform
+// ============================================================================================
+#if defined(__CUDACC__)
+#define RINGKERNEL_HD __host__ __device__
+#else
+/// Marks functions usable on host and device; handler call operators use it.
+#define RINGKERNEL_HD
+#endif
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#error "ringkernel: big-endian hosts are not supported (wire format and GPU layouts are little-endian)"
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace ringkernel {
+inline namespace RINGKERNEL_ABI_NAMESPACE {
+
+/// Cache-line size used for padding (see RINGKERNEL_CACHE_LINE_SIZE).
+inline constexpr std::size_t cache_line_size = RINGKERNEL_CACHE_LINE_SIZE;
+static_assert((cache_line_size & (cache_line_size - 1)) == 0 && cache_line_size >= 16,
+              "RINGKERNEL_CACHE_LINE_SIZE must be a power of two >= 16");
+
+namespace detail {
+// Atomic access to plain integers that live in memory shared with a GPU (ControlBlock,
+// TelemetryBuffer). Those structs keep plain fields so that host and device see one layout;
+// host code reaches them only through these helpers.
+#if defined(__GNUC__) || defined(__clang__)
+template <class T>
+inline T atomic_load(const T* p, int order = __ATOMIC_ACQUIRE) noexcept {
+  return __atomic_load_n(p, order);
+}
+template <class T>
+inline void atomic_store(T* p, T v, int order = __ATOMIC_RELEASE) noexcept {
+  __atomic_store_n(p, v, order);
+}
+template <class T>
+inline T atomic_fetch_add(T* p, T v, int order = __ATOMIC_ACQ_REL) noexcept {
+  return __atomic_fetch_add(p, v, order);
+}
+inline constexpr int relaxed = __ATOMIC_RELAXED;
+#else
+#error "ringkernel: needs GCC or Clang atomic builtins (GCC >= 8, Clang >= 7, or nvcc with either)"
+#endif
+
+/// Smallest power of two >= v (v >= 1).
+inline constexpr std::uint64_t next_pow2(std::uint64_t v) noexcept {
+  std::uint64_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+inline constexpr bool is_pow2(std::uint64_t v) noexcept { return v != 0 && (v & (v - 1)) == 0; }
+}  // namespace detail
+
+// ============================================================================================
+// 4. Errors                                                                          >>errors
+// ============================================================================================
+
+/// What went wrong. Stable numeric values (they cross into GPU telemetry and Python).
+enum class ErrorCode : std::int32_t {
+  Ok = 0,
+  InvalidArgument = 1,     ///< a parameter is out of range (capacity not a power of two, ...)
+  InvalidMessage = 2,      ///< bytes that are not a valid envelope (magic, version, size, checksum)
+  InvalidTopic = 3,        ///< a pub/sub topic or filter that breaks the topic grammar
+  ClockDrift = 4,          ///< a remote HLC timestamp further ahead than the clock's max drift
+  QueueFull = 5,           ///< bounded queue full under the Reject strategy, or Block timed out
+  Timeout = 6,             ///< an operation did not complete in its time limit
+  NotActive = 7,           ///< the kernel does not accept messages in its current state
+  KernelNotFound = 8,      ///< no kernel with that id or registration name
+  InvalidState = 9,        ///< an illegal lifecycle transition
+  KernelFault = 10,        ///< a handler threw or the device reported an error
+  MemoryLimit = 11,        ///< a resource guard refused an allocation
+  BackendUnavailable = 12, ///< the requested backend is not compiled in or has no device
+  CudaFailure = 13,        ///< a CUDA runtime/driver call failed
+  VulkanFailure = 14,      ///< a Vulkan call failed
+  Closed = 15,             ///< the queue or runtime was closed / shut down
+  Internal = 16,           ///< a broken invariant inside ringkernel (please report)
+};
+
+/// Stable name of an ErrorCode ("InvalidMessage", ...). Never null.
+RINGKERNEL_API const char* to_string(ErrorCode code) noexcept;
+
+/// Severity for RINGKERNEL_LOG.
+enum class LogLevel : std::uint8_t { Debug = 0, Info = 1, Warn = 2, Error = 3 };
+
+/// Base of every exception ringkernel throws. `what()` is a full sentence naming the cause.
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  /// The machine-readable cause.
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+/// Lifecycle and handler errors of a kernel (illegal transition, fault, not found).
+class KernelError : public Error {
+ public:
+  using Error::Error;
+};
+/// A ResourceGuard refused an allocation (code MemoryLimit).
+class MemoryLimitError : public Error {
+ public:
+  explicit MemoryLimitError(const std::string& message) : Error(ErrorCode::MemoryLimit, message) {}
+};
+/// A CUDA call failed (code CudaFailure); the message names the call and the CUDA error.
+class CudaError : public Error {
+ public:
+  explicit CudaError(const std::string& message) : Error(ErrorCode::CudaFailure, message) {}
+};
+/// A Vulkan call failed (code VulkanFailure); the message names the call and the VkResult.
+class VulkanError : public Error {
+ public:
+  explicit VulkanError(const std::string& message) : Error(ErrorCode::VulkanFailure, message) {}
+};
+
+namespace detail {
+/// Throws the exception type that matches `code` (or, with RINGKERNEL_NO_EXCEPTIONS, logs and aborts).
+[[noreturn]] RINGKERNEL_API void raise(ErrorCode code, const std::string& message);
+/// Sends one line to RINGKERNEL_LOG.
+RINGKERNEL_API void log(LogLevel level, const std::string& message) noexcept;
+}  // namespace detail
+
+/// A value or an error, for the non-throwing API (`try_*`, `parse`). Cheap to move.
+/// Thread safety: a value type.
+template <class T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design, like std::optional
+  Result(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {
+    RINGKERNEL_ASSERT(code != ErrorCode::Ok);
+  }
+  /// True when a value is held.
+  bool ok() const noexcept { return value_.has_value(); }
+  explicit operator bool() const noexcept { return ok(); }
+  /// ErrorCode::Ok on success, else the failure's code.
+  ErrorCode code() const noexcept { return code_; }
+  /// Empty on success, else the failure's sentence.
+  const std::string& message() const noexcept { return message_; }
+  /// The value; on failure raises the stored error (throws, or aborts without exceptions).
+  T& value() & {
+    if (!ok()) detail::raise(code_, message_);
+    return *value_;
+  }
+  const T& value() const& {
+    if (!ok()) detail::raise(code_, message_);
+    return *value_;
+  }
+  T&& value() && {
+    if (!ok()) detail::raise(code_, message_);
+    return std::move(*value_);
+  }
+
+ private:
+  std::optional<T> value_;
+  ErrorCode code_ = ErrorCode::Ok;
+  std::string message_;
+};
+
+// ============================================================================================
+// 5. Hybrid Logical Clock                                                               >>hlc
+// ============================================================================================
+
+/// An unsigned 128-bit value as two 64-bit halves (ISO C++ has no 128-bit integer).
+/// Ordered like the number it stands for. `to_bytes` is big-endian, so byte-wise (memcmp)
+/// order equals numeric order — packed timestamps sort correctly as raw bytes.
+struct Uint128 {
+  std::uint64_t high = 0;  ///< bits 127..64
+  std::uint64_t low = 0;   ///< bits 63..0
+
+  /// Writes the 16 big-endian bytes to `out` (which must hold 16 bytes).
+  void to_bytes(std::uint8_t* out) const noexcept {
+    for (int i = 0; i < 8; ++i) {
+      out[i] = static_cast<std::uint8_t>(high >> (56 - 8 * i));
+      out[8 + i] = static_cast<std::uint8_t>(low >> (56 - 8 * i));
+    }
+  }
+  /// Reads 16 big-endian bytes. Throws Error(InvalidArgument) unless `size == 16`.
+  static Uint128 from_bytes(const std::uint8_t* data, std::size_t size) {
+    if (data == nullptr || size != 16)
+      detail::raise(ErrorCode::InvalidArgument,
+                    "Uint128::from_bytes needs exactly 16 bytes, got " + std::to_string(size));
+    Uint128 v;
+    for (int i = 0; i < 8; ++i) {
+      v.high = (v.high << 8) | data[i];
+      v.low = (v.low << 8) | data[8 + i];
+    }
+    return v;
+  }
+  friend constexpr bool operator==(const Uint128& a, const Uint128& b) noexcept {
+    return a.high == b.high && a.low == b.low;
+  }
+  friend constexpr bool operator!=(const Uint128& a, const Uint128& b) noexcept { return !(a == b); }
+  friend constexpr bool operator<(const Uint128& a, const Uint128& b) noexcept {
+    return a.high < b.high || (a.high == b.high && a.low < b.low);
+  }
+  friend constexpr bool operator>(const Uint128& a, const Uint128& b) noexcept { return b < a; }
+  friend constexpr bool operator<=(const Uint128& a, const Uint128& b) noexcept { return !(b < a); }
+  friend constexpr bool operator>=(const Uint128& a, const Uint128& b) noexcept { return !(a < b); }
+};
+
+/// A Hybrid Logical Clock timestamp. Totally ordered by (physical, logical, node_id).
+/// `physical` is microseconds since the Unix epoch; `logical` orders events within one
+/// physical value; `node_id` breaks ties between nodes. Brace-construct as
+/// `HlcTimestamp{physical, logical, node_id}`. 16 bytes, standard layout (shared with GPUs).
+struct HlcTimestamp {
+  std::uint64_t physical = 0;  ///< microseconds since 1970-01-01T00:00:00Z
+  std::uint32_t logical = 0;   ///< counter within one physical microsecond
+  std::uint32_t node_id = 0;   ///< the clock's node
+
+  /// The wall clock now (full resolution), logical 0. Thread-safe.
+  RINGKERNEL_API static HlcTimestamp now(std::uint32_t node_id) noexcept;
+  /// The smallest timestamp: {0, 0, 0}.
+  RINGKERNEL_HD static constexpr HlcTimestamp zero() noexcept { return HlcTimestamp{}; }
+
+  /// Lossless 128-bit form: physical in bits 127..64, logical in 63..32, node_id in 31..0.
+  /// Packed values order exactly like the timestamps.
+  RINGKERNEL_HD constexpr Uint128 pack() const noexcept {
+    return Uint128{physical, (std::uint64_t{logical} << 32) | node_id};
+  }
+  /// Inverse of pack(). Every 128-bit value is a valid timestamp.
+  RINGKERNEL_HD static constexpr HlcTimestamp unpack(Uint128 v) noexcept {
+    return HlcTimestamp{v.high, static_cast<std::uint32_t>(v.low >> 32),
+                        static_cast<std::uint32_t>(v.low & 0xFFFFFFFFu)};
+  }
+  /// Physical time in microseconds since the epoch.
+  RINGKERNEL_HD constexpr std::uint64_t as_micros() const noexcept { return physical; }
+  /// Physical time in milliseconds since the epoch (truncated).
+  RINGKERNEL_HD constexpr std::uint64_t as_millis() const noexcept { return physical / 1000; }
+
+  friend constexpr bool operator==(const HlcTimestamp& a, const HlcTimestamp& b) noexcept {
+    return a.physical == b.physical && a.logical == b.logical && a.node_id == b.node_id;
+  }
+  friend constexpr bool operator!=(const HlcTimestamp& a, const HlcTimestamp& b) noexcept {
+    return !(a == b);
+  }
+  friend constexpr bool operator<(const HlcTimestamp& a, const HlcTimestamp& b) noexcept {
+    return a.physical != b.physical ? a.physical < b.physical
+           : a.logical != b.logical ? a.logical < b.logical
+                                    : a.node_id < b.node_id;
+  }
+  friend constexpr bool operator>(const HlcTimestamp& a, const HlcTimestamp& b) noexcept { return b < a; }
+  friend constexpr bool operator<=(const HlcTimestamp& a, const HlcTimestamp& b) noexcept { return !(b < a); }
+  friend constexpr bool operator>=(const HlcTimestamp& a, const HlcTimestamp& b) noexcept { return !(a < b); }
+};
+static_assert(sizeof(HlcTimestamp) == 16 && std::is_standard_layout<HlcTimestamp>::value,
+              "HlcTimestamp is shared with GPU code: 16 bytes, standard layout");
+
+/// A Hybrid Logical Clock for one node. Thread-safe: every member may be called from any thread.
+///
+/// tick() is wait-free (one atomic fetch_add, plus one CAS when the wall clock moved on) and
+/// returns strictly increasing, unique timestamps across all threads. The state is one 64-bit
+/// word, physical microseconds << 12 | logical, so a logical overflow (4096 events in one
+/// microsecond) carries into physical, keeping order; physical fits 52 bits (until year 2112).
+/// The wall clock is read at the OS timer's resolution (CLOCK_REALTIME_COARSE on Linux,
+/// ~1–4 ms, ~5 ns to read): HLC needs only a clock that keeps up, and the logical counter
+/// orders everything within one reading. HlcTimestamp::now() reads the precise clock.
+class HlcClock {
+ public:
+  /// Bits of the logical counter inside the clock's state word.
+  static constexpr unsigned logical_bits = 12;
+
+  /// A clock for `node_id` that refuses remote timestamps more than `max_drift` ahead of its
+  /// wall clock. Throws Error(InvalidArgument) for a negative max_drift.
+  RINGKERNEL_API explicit HlcClock(std::uint32_t node_id,
+                                   std::chrono::microseconds max_drift = std::chrono::seconds(60));
+  HlcClock(const HlcClock&) = delete;
+  HlcClock& operator=(const HlcClock&) = delete;
+
+  /// Next timestamp: greater than every timestamp this clock returned before. Never throws.
+  RINGKERNEL_API HlcTimestamp tick() noexcept;
+  /// The current time of this clock (max of its last timestamp and the wall clock) without
+  /// advancing it; a later tick() is strictly greater.
+  RINGKERNEL_API HlcTimestamp now() const noexcept;
+  /// Merges a remote timestamp (a message received): returns a timestamp greater than `remote`
+  /// and than everything this clock returned before. Throws Error(ClockDrift) when `remote` is
+  /// more than max_drift ahead of the wall clock (the clock is then left unchanged).
+  RINGKERNEL_API HlcTimestamp update(const HlcTimestamp& remote);
+  /// Non-throwing update(): the merged timestamp, or ErrorCode::ClockDrift.
+  RINGKERNEL_API Result<HlcTimestamp> try_update(const HlcTimestamp& remote);
+
+  /// This clock's node id.
+  std::uint32_t node_id() const noexcept { return node_id_; }
+  /// The largest lead over the wall clock a remote timestamp may have.
+  std::chrono::microseconds max_drift() const noexcept { return std::chrono::microseconds(max_drift_us_); }
+
+ private:
+  alignas(cache_line_size) std::atomic<std::uint64_t> state_{0};
+  std::uint32_t node_id_;
+  std::uint64_t max_drift_us_;
+};
+
+// ============================================================================================
+// 6. Messages                                                                      >>messages
+// ============================================================================================
+
+/// Unique id of one message, process-wide. `generate()` is thread-safe and never returns 0.
+struct MessageId {
+  std::uint64_t value = 0;
+  RINGKERNEL_API static MessageId generate() noexcept;
+  friend constexpr bool operator==(MessageId a, MessageId b) noexcept { return a.value == b.value; }
+  friend constexpr bool operator!=(MessageId a, MessageId b) noexcept { return a.value != b.value; }
+};
+
+/// Links a response to its request; 0 means "none". `generate()` is thread-safe, never 0.
+struct CorrelationId {
+  std::uint64_t value = 0;
+  RINGKERNEL_API static CorrelationId generate() noexcept;
+  static constexpr CorrelationId none() noexcept { return CorrelationId{}; }
+  constexpr bool is_none() const noexcept { return value == 0; }
+  friend constexpr bool operator==(CorrelationId a, CorrelationId b) noexcept { return a.value == b.value; }
+  friend constexpr bool operator!=(CorrelationId a, CorrelationId b) noexcept { return a.value != b.value; }
+};
+
+/// Message priority; higher is served first. Any value 0–255 is valid
+/// (`static_cast<Priority>(200)`); these four are the named levels.
+enum class Priority : std::uint8_t { Low = 64, Normal = 128, High = 192, Critical = 255 };
+
+/// CRC-32C (Castagnoli) of `size` bytes, continuing from `crc` (0 to start). Uses the SSE4.2
+/// instruction when the CPU has it. Thread-safe.
+RINGKERNEL_API std::uint32_t crc32c(const void* data, std::size_t size, std::uint32_t crc = 0) noexcept;
+
+/// The fixed 256-byte header in front of every message payload, on the wire and in rings.
+/// Standard layout, little-endian, offsets fixed (static_asserted below). `checksum` is the
+/// CRC-32C of the header with the checksum field taken as zero, followed by the payload, so a
+/// flipped bit anywhere is caught. Reserved bytes must be zero in version 1.
+struct MessageHeader {
+  static constexpr std::uint32_t magic_value = 0x484D4B52u;  ///< "RKMH" in little-endian bytes
+  static constexpr std::uint16_t current_version = 1;
+  static constexpr std::size_t wire_size = 256;  ///< bytes on the wire and in a ring slot
+  static constexpr std::uint64_t max_payload_size = RINGKERNEL_MAX_PAYLOAD_SIZE;
+
+  std::uint32_t magic = magic_value;          ///< @0   always magic_value
+  std::uint16_t version = current_version;    ///< @4   format version
+  std::uint8_t priority = static_cast<std::uint8_t>(Priority::Normal);  ///< @6 0–255
+  std::uint8_t reserved_a = 0;                ///< @7   zero
+  std::uint64_t type_id = 0;                  ///< @8   message type (RINGKERNEL_MESSAGE)
+  std::uint64_t source_kernel = 0;            ///< @16  sender kernel id (0: host)
+  std::uint64_t dest_kernel = 0;              ///< @24  destination kernel id
+  std::uint64_t message_id = 0;               ///< @32  MessageId
+  std::uint64_t correlation_id = 0;           ///< @40  CorrelationId (0: none)
+  std::uint64_t payload_size = 0;             ///< @48  bytes following the header
+  HlcTimestamp timestamp{};                   ///< @56  send time (16 bytes)
+  std::uint32_t checksum = 0;                 ///< @72  CRC-32C, see above
+  std::uint32_t reserved_b = 0;               ///< @76  zero
+  std::uint8_t reserved[176] = {};            ///< @80  zero; room for later versions
+
+  /// A version-1 header with a fresh MessageId, Normal priority and no correlation.
+  RINGKERNEL_API static MessageHeader create(std::uint64_t type_id, std::uint64_t source_kernel,
+                                             std::uint64_t dest_kernel, std::uint64_t payload_size,
+                                             HlcTimestamp timestamp) noexcept;
+  /// The header's checksum over itself (checksum field as zero) and `payload`.
+  RINGKERNEL_API std::uint32_t compute_checksum(const std::uint8_t* payload,
+                                                std::size_t payload_size) const noexcept;
+};
+static_assert(sizeof(MessageHeader) == 256, "MessageHeader must be exactly 256 bytes");
+static_assert(std::is_standard_layout<MessageHeader>::value && std::is_trivially_copyable<MessageHeader>::value,
+              "MessageHeader is copied as bytes and shared with GPUs");
+static_assert(offsetof(MessageHeader, type_id) == 8 && offsetof(MessageHeader, payload_size) == 48 &&
+                  offsetof(MessageHeader, timestamp) == 56 && offsetof(MessageHeader, checksum) == 72 &&
+                  offsetof(MessageHeader, reserved) == 80,
+              "MessageHeader wire offsets changed: that is a format version bump");
+
+/// Tag type that carries T for ADL; see RINGKERNEL_MESSAGE.
+template <class T>
+struct MessageTag {};
+
+namespace detail {
+template <class T, class = void>
+struct has_message_type_id : std::false_type {};
+template <class T>
+struct has_message_type_id<T, std::void_t<decltype(ringkernel_message_type_id(MessageTag<T>{}))>>
+    : std::true_type {};
+}  // namespace detail
+
+/// True when T was declared with RINGKERNEL_MESSAGE.
+template <class T>
+inline constexpr bool is_message_v = detail::has_message_type_id<T>::value;
+
+/// The type id T was declared with. Compile error when T is not a declared message.
+template <class T>
+constexpr std::uint64_t message_type_id() noexcept {
+  static_assert(is_message_v<T>, "T is not a ringkernel message: declare it with RINGKERNEL_MESSAGE(T, id)");
+  return ringkernel_message_type_id(MessageTag<T>{});
+}
+
+/// An immutable message: a header whose checksum covers it and the payload, plus the payload.
+/// Value type (copy = deep copy); thread safety like std::vector.
+class MessageEnvelope {
+ public:
+  /// An empty message (type 0, no payload), valid and checksummed.
+  RINGKERNEL_API MessageEnvelope();
+  /// Takes `header` as given except its checksum, which is computed here. Throws
+  /// Error(InvalidMessage) if header.payload_size != payload.size(), the payload exceeds
+  /// MessageHeader::max_payload_size, or magic/version/reserved bytes are not valid.
+  RINGKERNEL_API MessageEnvelope(const MessageHeader& header, std::vector<std::uint8_t> payload);
+
+  /// An envelope whose payload is the bytes of a RINGKERNEL_MESSAGE type.
+  template <class T>
+  static MessageEnvelope from_message(const T& message, std::uint64_t source_kernel,
+                                      std::uint64_t dest_kernel, HlcTimestamp timestamp) {
+    static_assert(std::is_trivially_copyable<T>::value, "messages must be trivially copyable");
+    MessageHeader h =
+        MessageHeader::create(message_type_id<T>(), source_kernel, dest_kernel, sizeof(T), timestamp);
+    std::vector<std::uint8_t> bytes(sizeof(T));
+    std::memcpy(bytes.data(), &message, sizeof(T));
+    return MessageEnvelope(h, std::move(bytes));
+  }
+  /// The payload as T. Throws Error(InvalidMessage) when the type id or size does not match T.
+  template <class T>
+  T as() const {
+    static_assert(std::is_trivially_copyable<T>::value, "messages must be trivially copyable");
+    if (header_.type_id != message_type_id<T>() || payload_.size() != sizeof(T))
+      detail::raise(ErrorCode::InvalidMessage,
+                    "MessageEnvelope::as: envelope holds type " + std::to_string(header_.type_id) + " with " +
+                        std::to_string(payload_.size()) + " payload bytes, not the requested type " +
+                        std::to_string(message_type_id<T>()) + " of " + std::to_string(sizeof(T)) + " bytes");
+    T out;
+    std::memcpy(static_cast<void*>(&out), payload_.data(), sizeof(T));
+    return out;
+  }
+
+  /// The header (checksum filled in).
+  const MessageHeader& header() const noexcept { return header_; }
+  /// The payload bytes.
+  const std::vector<std::uint8_t>& payload() const noexcept { return payload_; }
+  /// Header plus payload size in bytes: the length of to_bytes().
+  std::size_t total_size() const noexcept { return MessageHeader::wire_size + payload_.size(); }
+  /// The wire form: 256 header bytes then the payload.
+  RINGKERNEL_API std::vector<std::uint8_t> to_bytes() const;
+  /// Writes the wire form into `out` (at least total_size() bytes; returns false if too small).
+  RINGKERNEL_API bool write_to(std::uint8_t* out, std::size_t out_size) const noexcept;
+
+  /// Parses and fully validates a wire form: length, magic, version, reserved bytes, payload
+  /// size bound, exact total size, checksum. Throws Error(InvalidMessage) naming the first
+  /// problem; never reads outside [data, data + size).
+  RINGKERNEL_API static MessageEnvelope from_raw_bytes(const std::uint8_t* data, std::size_t size);
+  /// from_raw_bytes over a whole vector.
+  RINGKERNEL_API static MessageEnvelope from_raw_bytes(const std::vector<std::uint8_t>& bytes);
+  /// Non-throwing from_raw_bytes: the envelope or ErrorCode::InvalidMessage with the reason.
+  RINGKERNEL_API static Result<MessageEnvelope> parse(const std::uint8_t* data, std::size_t size);
+
+ private:
+  struct Unchecked {};
+  MessageEnvelope(Unchecked, const MessageHeader& header, std::vector<std::uint8_t> payload) noexcept
+      : header_(header), payload_(std::move(payload)) {}
+  MessageHeader header_;
+  std::vector<std::uint8_t> payload_;
+};
+
+/// Declares the trivially copyable type T as a message with a stable 64-bit `type_id`.
+/// Use at namespace scope, in T's own namespace (found by argument-dependent lookup):
+///
+///     struct Ping { std::uint64_t seq; };
+///     RINGKERNEL_MESSAGE(Ping, 1)
+///
+/// A T that is not trivially copyable is a compile error: messages are copied into ring
+/// slots and GPU memory as bytes, without serialization.
+#define RINGKERNEL_MESSAGE(T, type_id_value)                                                              \
+  static_assert(::std::is_trivially_copyable<T>::value,                                                   \
+                "RINGKERNEL_MESSAGE(" #T "): a ringkernel message must be trivially copyable");          \
+  [[maybe_unused]] constexpr ::std::uint64_t ringkernel_message_type_id(::ringkernel::MessageTag<T>) noexcept { \
+    return static_cast<::std::uint64_t>(type_id_value);                                                   \
+  }
+
+// ============================================================================================
+// 7. Rings                                                                            >>rings
+// ============================================================================================
+//
+// Bounded lock-free rings. Indices are 64-bit counters that only grow (slot = index & mask),
+// so full and empty are told apart without a spare slot and never wrap in practice.
+// Capacity must be a power of two (checked: Error(InvalidArgument) otherwise).
+// Memory orders: each side loads its own index relaxed, loads the other's with acquire, and
+// publishes its own with release; each side caches the other's index to save coherence traffic.
+
+namespace detail {
+template <class T>
+struct RingStorage {
+  explicit RingStorage(std::size_t capacity, const char* who) : mask(capacity - 1) {
+    if (!is_pow2(capacity))
+      raise(ErrorCode::InvalidArgument, std::string(who) + ": capacity must be a power of two >= 1, got " +
+                                            std::to_string(capacity));
+    if (capacity > (std::size_t{1} << 40))
+      raise(ErrorCode::InvalidArgument, std::string(who) + ": capacity " + std::to_string(capacity) +
+                                            " is larger than 2^40 slots");
+    slots = static_cast<T*>(::operator new(capacity * sizeof(T), std::align_val_t(alignof(T) > cache_line_size
+                                                                                        ? alignof(T)
+                                                                                        : cache_line_size)));
+  }
+  ~RingStorage() {
+    ::operator delete(slots, std::align_val_t(alignof(T) > cache_line_size ? alignof(T) : cache_line_size));
+  }
+  RingStorage(const RingStorage&) = delete;
+  RingStorage& operator=(const RingStorage&) = delete;
+  T* slots;
+  std::size_t mask;
+};
+}  // namespace detail
+
+
+/// Single-producer single-consumer bounded ring (model: rigtorp's SPSCQueue).
+/// Thread safety: one thread pushes and one thread pops at a time (they may be the same);
+/// size()/empty() from any thread are a snapshot. T: nothrow move-constructible.
+/// Remaining elements are destroyed with the ring.
+template <class T>
+class SpscRing {
+  static_assert(std::is_nothrow_move_constructible<T>::value && std::is_nothrow_destructible<T>::value,
+                "SpscRing<T>: T must be nothrow move-constructible and nothrow destructible");
+
+ public:
+  /// A ring of `capacity` slots. Throws Error(InvalidArgument) unless capacity is a power of two.
+  explicit SpscRing(std::size_t capacity) : storage_(capacity, "SpscRing") {}
+  ~SpscRing() {
+    for (std::uint64_t i = cons_.head.load(std::memory_order_relaxed),
+                       end = prod_.tail.load(std::memory_order_relaxed);
+         i != end; ++i)
+      storage_.slots[i & storage_.mask].~T();
+  }
+  SpscRing(const SpscRing&) = delete;
+  SpscRing& operator=(const SpscRing&) = delete;
+
+  /// Constructs an element in place; false (and nothing constructed) when full. Producer only.
+  template <class... Args>
+  bool try_emplace(Args&&... args) noexcept(std::is_nothrow_constructible<T, Args&&...>::value) {
+    const std::uint64_t tail = prod_.tail.load(std::memory_order_relaxed);
+    if (tail - prod_.cached_head == capacity()) {
+      prod_.cached_head = cons_.head.load(std::memory_order_acquire);
+      if (tail - prod_.cached_head == capacity()) return false;
+    }
+    ::new (static_cast<void*>(&storage_.slots[tail & storage_.mask])) T(std::forward<Args>(args)...);
+    prod_.tail.store(tail + 1, std::memory_order_release);
+    return true;
+  }
+  /// Copies `value` in; false when full. Producer only.
+  bool try_push(const T& value) noexcept(std::is_nothrow_copy_constructible<T>::value) {
+    return try_emplace(value);
+  }
+  /// Moves `value` in; false (value untouched) when full. Producer only.
+  bool try_push(T&& value) noexcept { return try_emplace(std::move(value)); }
+  /// Copies up to `count` items in order; returns how many fit. Producer only.
+  std::size_t try_push_batch(const T* items, std::size_t count) noexcept {
+    static_assert(std::is_nothrow_copy_constructible<T>::value, "try_push_batch needs a nothrow copy");
+    const std::uint64_t tail = prod_.tail.load(std::memory_order_relaxed);
+    std::size_t space = capacity() - static_cast<std::size_t>(tail - prod_.cached_head);
+    if (space < count) {
+      prod_.cached_head = cons_.head.load(std::memory_order_acquire);
+      space = capacity() - static_cast<std::size_t>(tail - prod_.cached_head);
+    }
+    const std::size_t n = std::min(space, count);
+    for (std::size_t i = 0; i < n; ++i)
+      ::new (static_cast<void*>(&storage_.slots[(tail + i) & storage_.mask])) T(items[i]);
+    if (n != 0) prod_.tail.store(tail + n, std::memory_order_release);
+    return n;
+  }
+
+  /// Moves the oldest element into `out`; false when empty. Consumer only.
+  bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable<T>::value) {
+    const std::uint64_t head = cons_.head.load(std::memory_order_relaxed);
+    if (head == cons_.cached_tail) {
+      cons_.cached_tail = prod_.tail.load(std::memory_order_acquire);
+      if (head == cons_.cached_tail) return false;
+    }
+    T* slot = &storage_.slots[head & storage_.mask];
+    out = std::move(*slot);
+    slot->~T();
+    cons_.head.store(head + 1, std::memory_order_release);
+    return true;
+  }
+  /// Moves up to `max_count` oldest elements into out[0..); returns how many. Consumer only.
+  std::size_t try_pop_batch(T* out, std::size_t max_count) noexcept {
+    static_assert(std::is_nothrow_move_assignable<T>::value, "try_pop_batch needs a nothrow move");
+    const std::uint64_t head = cons_.head.load(std::memory_order_relaxed);
+    std::size_t avail = static_cast<std::size_t>(cons_.cached_tail - head);
+    if (avail < max_count) {
+      cons_.cached_tail = prod_.tail.load(std::memory_order_acquire);
+      avail = static_cast<std::size_t>(cons_.cached_tail - head);
+    }
+    const std::size_t n = std::min(avail, max_count);
+    for (std::size_t i = 0; i < n; ++i) {
+      T* slot = &storage_.slots[(head + i) & storage_.mask];
+      out[i] = std::move(*slot);
+      slot->~T();
+    }
+    if (n != 0) cons_.head.store(head + n, std::memory_order_release);
+    return n;
+  }
+
+  /// Number of slots.
+  std::size_t capacity() const noexcept { return storage_.mask + 1; }
+  /// Elements queued (a snapshot when called concurrently; never above capacity()).
+  std::size_t size() const noexcept {
+    const std::uint64_t head = cons_.head.load(std::memory_order_acquire);
+    const std::uint64_t tail = prod_.tail.load(std::memory_order_acquire);
+    return static_cast<std::size_t>(std::min<std::uint64_t>(tail - head, capacity()));
+  }
+  /// size() == 0.
+  bool empty() const noexcept { return size() == 0; }
+
+ private:
+  // Each side's published index shares a line only with that side's private cache of the
+  // other index; the slot pointer sits on a line of its own that nobody writes.
+  struct alignas(cache_line_size) Producer {
+    std::atomic<std::uint64_t> tail{0};
+    std::uint64_t cached_head = 0;
+  };
+  struct alignas(cache_line_size) Consumer {
+    std::atomic<std::uint64_t> head{0};
+    std::uint64_t cached_tail = 0;
+  };
+  alignas(cache_line_size) detail::RingStorage<T> storage_;
+  Producer prod_;
+  Consumer cons_;
+};
+
+namespace detail {
+/// Bounded ring with a sequence number per slot (Vyukov's algorithm): producers claim a
+/// slot by CAS on the tail, then publish it by storing its sequence with release.
+template <class T, bool MultiConsumer>
+class SequencedRing {
+  static_assert(std::is_nothrow_move_constructible<T>::value && std::is_nothrow_destructible<T>::value,
+                "T must be nothrow move-constructible and nothrow destructible");
+  struct Slot {
+    std::atomic<std::uint64_t> seq;
+    alignas(T) unsigned char bytes[sizeof(T)];
+    T* get() noexcept { return std::launder(reinterpret_cast<T*>(bytes)); }
+  };
+
+ public:
+  SequencedRing(std::size_t capacity, const char* who)
+      : mask_(capacity - 1) {
+    if (!is_pow2(capacity))
+      raise(ErrorCode::InvalidArgument, std::string(who) + ": capacity must be a power of two >= 1, got " +
+                                            std::to_string(capacity));
+    if (capacity > (std::size_t{1} << 40))
+      raise(ErrorCode::InvalidArgument, std::string(who) + ": capacity is larger than 2^40 slots");
+    slots_.reset(new Slot[capacity]);
+    for (std::size_t i = 0; i < capacity; ++i) slots_[i].seq.store(i, std::memory_order_relaxed);
+  }
+  ~SequencedRing() {
+    for (std::uint64_t i = head_.load(std::memory_order_relaxed), end = tail_.load(std::memory_order_relaxed);
+         i != end; ++i) {
+      Slot& s = slots_[i & mask_];
+      if (s.seq.load(std::memory_order_relaxed) == i + 1) s.get()->~T();
+    }
+  }
+  SequencedRing(const SequencedRing&) = delete;
+  SequencedRing& operator=(const SequencedRing&) = delete;
+
+  template <class... Args>
+  bool try_emplace(Args&&... args) noexcept(std::is_nothrow_constructible<T, Args&&...>::value) {
+    std::uint64_t pos = tail_.load(std::memory_order_relaxed);
+    Slot* slot;
+    for (;;) {
+      slot = &slots_[pos & mask_];
+      const std::uint64_t seq = slot->seq.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::int64_t>(seq - pos);
+      if (diff == 0) {
+        if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
+      } else if (diff < 0) {
+        return false;  // the slot still holds an element from one lap ago: full
+      } else {
+        pos = tail_.load(std::memory_order_relaxed);
+      }
+    }
+    ::new (static_cast<void*>(slot->bytes)) T(std::forward<Args>(args)...);
+    slot->seq.store(pos + 1, std::memory_order_release);
+    return true;
+  }
+
+  bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable<T>::value) {
+    std::uint64_t pos = head_.load(std::memory_order_relaxed);
+    Slot* slot;
+    for (;;) {
+      slot = &slots_[pos & mask_];
+      const std::uint64_t seq = slot->seq.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::int64_t>(seq - (pos + 1));
+      if (diff == 0) {
+        if (!MultiConsumer) break;
+        if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
+      } else if (diff < 0) {
+        return false;  // empty, or the producer of this slot has not published yet
+      } else {
+        pos = head_.load(std::memory_order_relaxed);
+      }
+    }
+    out = std::move(*slot->get());
+    slot->get()->~T();
+    if (!MultiConsumer) head_.store(pos + 1, std::memory_order_relaxed);
+    slot->seq.store(pos + mask_ + 1, std::memory_order_release);
+    return true;
+  }
+
+  std::size_t capacity() const noexcept { return mask_ + 1; }
+  std::size_t size() const noexcept {
+    const std::uint64_t head = head_.load(std::memory_order_acquire);
+    const std::uint64_t tail = tail_.load(std::memory_order_acquire);
+    return tail > head ? static_cast<std::size_t>(std::min<std::uint64_t>(tail - head, capacity())) : 0;
+  }
+
+ private:
+  alignas(cache_line_size) std::unique_ptr<Slot[]> slots_;
+  std::size_t mask_;
+  alignas(cache_line_size) std::atomic<std::uint64_t> tail_{0};
+  alignas(cache_line_size) std::atomic<std::uint64_t> head_{0};
+};
+}  // namespace detail
+
+/// Multi-producer single-consumer bounded ring. Thread safety: any number of threads may push
+/// concurrently; one thread pops at a time. try_pop may return false while a producer is
+/// between claiming and publishing a slot (then retry). T: nothrow move-constructible.
+template <class T>
+class MpscRing {
+ public:
+  /// Throws Error(InvalidArgument) unless `capacity` is a power of two.
+  explicit MpscRing(std::size_t capacity) : ring_(capacity, "MpscRing") {}
+  /// Constructs in place; false when full. Any thread.
+  template <class... Args>
+  bool try_emplace(Args&&... args) noexcept(std::is_nothrow_constructible<T, Args&&...>::value) {
+    return ring_.try_emplace(std::forward<Args>(args)...);
+  }
+  /// Copies in; false when full. Any thread.
+  bool try_push(const T& value) noexcept(std::is_nothrow_copy_constructible<T>::value) {
+    return ring_.try_emplace(value);
+  }
+  /// Moves in; false (value untouched) when full. Any thread.
+  bool try_push(T&& value) noexcept { return ring_.try_emplace(std::move(value)); }
+  /// Pushes items in order until one does not fit; returns how many went in. Any thread
+  /// (items of concurrent producers may interleave).
+  std::size_t try_push_batch(const T* items, std::size_t count) noexcept {
+    std::size_t n = 0;
+    while (n < count && ring_.try_emplace(items[n])) ++n;
+    return n;
+  }
+  /// Moves the oldest element out; false when none is ready. Consumer only.
+  bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable<T>::value) { return ring_.try_pop(out); }
+  /// Pops up to `max_count` elements into out[0..); returns how many. Consumer only.
+  std::size_t try_pop_batch(T* out, std::size_t max_count) noexcept {
+    std::size_t n = 0;
+    while (n < max_count && ring_.try_pop(out[n])) ++n;
+    return n;
+  }
+  /// Number of slots.
+  std::size_t capacity() const noexcept { return ring_.capacity(); }
+  /// Claimed slots (a snapshot), including ones still being written.
+  std::size_t size() const noexcept { return ring_.size(); }
+  /// size() == 0.
+  bool empty() const noexcept { return size() == 0; }
+
+ private:
+  detail::SequencedRing<T, false> ring_;
+};
+
+/// Multi-producer multi-consumer bounded ring. Thread safety: any threads push and pop.
+template <class T>
+class MpmcRing {
+ public:
+  /// Throws Error(InvalidArgument) unless `capacity` is a power of two.
+  explicit MpmcRing(std::size_t capacity) : ring_(capacity, "MpmcRing") {}
+  /// Constructs in place; false when full.
+  template <class... Args>
+  bool try_emplace(Args&&... args) noexcept(std::is_nothrow_constructible<T, Args&&...>::value) {
+    return ring_.try_emplace(std::forward<Args>(args)...);
+  }
+  /// Copies in; false when full.
+  bool try_push(const T& value) noexcept(std::is_nothrow_copy_constructible<T>::value) {
+    return ring_.try_emplace(value);
+  }
+  /// Moves in; false (value untouched) when full.
+  bool try_push(T&& value) noexcept { return ring_.try_emplace(std::move(value)); }
+  /// Moves an element out; false when none is ready.
+  bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable<T>::value) { return ring_.try_pop(out); }
+  /// Number of slots.
+  std::size_t capacity() const noexcept { return ring_.capacity(); }
+  /// Claimed slots (a snapshot).
+  std::size_t size() const noexcept { return ring_.size(); }
+  /// size() == 0.
+  bool empty() const noexcept { return size() == 0; }
+
+ private:
+  detail::SequencedRing<T, true> ring_;
+};
+
+// ============================================================================================
+// 8. Priority inbox                                                                   >>inbox
+// ============================================================================================
+
+/// What a bounded inbox does with a message that arrives while it is full.
+enum class BackpressureStrategy : std::uint8_t {
+  Block,       ///< the sender waits for space, up to its timeout; then QueueFull
+  Reject,      ///< the sender gets QueueFull at once; the message is not taken
+  DropOldest,  ///< the oldest message of the lowest queued priority is dropped and counted
+};
+/// Stable name ("Block", "Reject", "DropOldest").
+RINGKERNEL_API const char* to_string(BackpressureStrategy strategy) noexcept;
+
+/// Outcome of PriorityInbox::push.
+enum class EnqueueStatus : std::uint8_t {
+  Enqueued,               ///< taken
+  EnqueuedDroppedOldest,  ///< taken; one older message was dropped to make room (DropOldest)
+  Full,                   ///< not taken: full under Reject, or Block's timeout expired
+  Closed,                 ///< not taken: the inbox is closed
+};
+
+/// Counters of a PriorityInbox. Invariant: enqueued == dequeued + dropped + depth.
+struct InboxStats {
+  std::uint64_t enqueued = 0;  ///< messages taken
+  std::uint64_t dequeued = 0;  ///< messages handed out (pop or drain)
+  std::uint64_t dropped = 0;   ///< messages evicted by DropOldest
+  std::uint64_t rejected = 0;  ///< pushes refused (Full or Closed)
+  std::size_t depth = 0;       ///< messages queued now
+  std::size_t high_water = 0;  ///< largest depth seen
+};
+
+/// A bounded inbox served by priority: the highest priority first, FIFO within a priority.
+/// Backpressure per BackpressureStrategy; every drop and refusal is counted.
+/// Thread safety: every member may be called from any thread (a mutex guards the state;
+/// waiting senders and receivers park on condition variables, they do not spin).
+template <class T>
+class PriorityInbox {
+ public:
+  /// Throws Error(InvalidArgument) for capacity 0 or above 2^31.
+  PriorityInbox(std::size_t capacity, BackpressureStrategy strategy) : capacity_(capacity), strategy_(strategy) {
+    if (capacity == 0 || capacity > (std::size_t{1} << 31))
+      detail::raise(ErrorCode::InvalidArgument,
+                    "PriorityInbox: capacity must be in 1..2^31, got " + std::to_string(capacity));
+    nodes_.reset(new Node[capacity]);
+    for (std::size_t i = 0; i < capacity; ++i) nodes_[i].next = static_cast<std::uint32_t>(i + 1);
+    nodes_[capacity - 1].next = kNil;
+    free_ = 0;
+    std::fill(std::begin(lane_head_), std::end(lane_head_), kNil);
+    std::fill(std::begin(lane_tail_), std::end(lane_tail_), kNil);
+  }
+  ~PriorityInbox() {
+    for (int p = 0; p < 256; ++p)
+      for (std::uint32_t n = lane_head_[p]; n != kNil; n = nodes_[n].next) nodes_[n].get()->~T();
+  }
+  PriorityInbox(const PriorityInbox&) = delete;
+  PriorityInbox& operator=(const PriorityInbox&) = delete;
+
+  /// Enqueues `item` at `priority`. When full: Block waits up to `block_timeout`
+  /// (nanoseconds::max() = forever) for space, Reject returns Full at once, DropOldest evicts
+  /// the oldest message of the lowest priority queued. `item` is only moved from when taken.
+  template <class U>
+  EnqueueStatus push(U&& item, Priority priority = Priority::Normal,
+                     std::chrono::nanoseconds block_timeout = std::chrono::nanoseconds::max()) {
+    std::unique_lock<std::mutex> lock(mu_);
+    bool dropped = false;
+    if (closed_) return refuse(EnqueueStatus::Closed);
+    if (depth_ == capacity_) {
+      switch (strategy_) {
+        case BackpressureStrategy::Reject:
+          return refuse(EnqueueStatus::Full);
+        case BackpressureStrategy::DropOldest:
+          evict_oldest_lowest();
+          dropped = true;
+          break;
+        case BackpressureStrategy::Block: {
+          auto has_room = [&] { return depth_ < capacity_ || closed_; };
+          ++waiting_producers_;
+          if (block_timeout == std::chrono::nanoseconds::max()) {
+            not_full_.wait(lock, has_room);
+          } else {
+            not_full_.wait_for(lock, block_timeout, has_room);
+          }
+          --waiting_producers_;
+          if (closed_) return refuse(EnqueueStatus::Closed);
+          if (depth_ == capacity_) return refuse(EnqueueStatus::Full);
+          break;
+        }
+      }
+    }
+    const std::uint32_t n = free_;
+    free_ = nodes_[n].next;
+    ::new (static_cast<void*>(nodes_[n].bytes)) T(std::forward<U>(item));
+    link_tail(static_cast<std::uint8_t>(priority), n);
+    ++depth_;
+    ++stats_.enqueued;
+    stats_.high_water = std::max(stats_.high_water, depth_);
+    if (waiting_consumers_ != 0) not_empty_.notify_one();
+    return dropped ? EnqueueStatus::EnqueuedDroppedOldest : EnqueueStatus::Enqueued;
+  }
+
+  /// Takes the next message (highest priority, oldest) into `out`; false when empty.
+  bool try_pop(T& out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (depth_ == 0) return false;
+    take_front(out);
+    return true;
+  }
+  /// Waits up to `timeout` for a message. False on timeout, or when closed and empty.
+  bool pop(T& out, std::chrono::nanoseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (depth_ == 0 && !closed_) {
+      ++waiting_consumers_;
+      not_empty_.wait_for(lock, timeout, [&] { return depth_ != 0 || closed_; });
+      --waiting_consumers_;
+    }
+    if (depth_ == 0) return false;
+    take_front(out);
+    return true;
+  }
+  /// Appends up to `max_count` messages, in service order, to `out`; returns how many.
+  std::size_t try_pop_batch(std::vector<T>& out, std::size_t max_count) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::size_t n = 0;
+    for (; n < max_count && depth_ != 0; ++n) {
+      const int p = highest_lane();
+      const std::uint32_t node = unlink_head(p);
+      out.push_back(std::move(*nodes_[node].get()));
+      release(node);
+      ++stats_.dequeued;
+    }
+    if (n != 0 && waiting_producers_ != 0) not_full_.notify_all();
+    return n;
+  }
+  /// Refuses further pushes (Closed) and wakes every waiter. Queued messages stay poppable.
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+  /// Whether close() was called.
+  bool closed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_;
+  }
+  /// Removes and returns every queued message in service order (counted as dequeued).
+  std::vector<T> drain() {
+    std::vector<T> out;
+    try_pop_batch(out, std::numeric_limits<std::size_t>::max());
+    return out;
+  }
+  /// Messages queued now.
+  std::size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return depth_;
+  }
+  /// Maximum messages queued.
+  std::size_t capacity() const noexcept { return capacity_; }
+  /// The strategy given at construction.
+  BackpressureStrategy strategy() const noexcept { return strategy_; }
+  /// A consistent snapshot of the counters.
+  InboxStats stats() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    InboxStats s = stats_;
+    s.depth = depth_;
+    return s;
+  }
+
+ private:
+  static constexpr std::uint32_t kNil = 0xFFFFFFFFu;
+  struct Node {
+    alignas(T) unsigned char bytes[sizeof(T)];
+    std::uint32_t next;
+    T* get() noexcept { return std::launder(reinterpret_cast<T*>(bytes)); }
+  };
+
+  EnqueueStatus refuse(EnqueueStatus why) {
+    ++stats_.rejected;
+    return why;
+  }
+  void link_tail(std::uint8_t p, std::uint32_t n) {
+    nodes_[n].next = kNil;
+    if (lane_tail_[p] == kNil) {
+      lane_head_[p] = n;
+      occupied_[p >> 6] |= std::uint64_t{1} << (p & 63);
+    } else {
+      nodes_[lane_tail_[p]].next = n;
+    }
+    lane_tail_[p] = n;
+  }
+  std::uint32_t unlink_head(int p) {
+    const std::uint32_t n = lane_head_[p];
+    lane_head_[p] = nodes_[n].next;
+    if (lane_head_[p] == kNil) {
+      lane_tail_[p] = kNil;
+      occupied_[p >> 6] &= ~(std::uint64_t{1} << (p & 63));
+    }
+    --depth_;
+    return n;
+  }
+  void release(std::uint32_t n) {
+    nodes_[n].get()->~T();
+    nodes_[n].next = free_;
+    free_ = n;
+  }
+  int highest_lane() const {
+    for (int w = 3; w >= 0; --w)
+      if (occupied_[w] != 0) return w * 64 + 63 - __builtin_clzll(occupied_[w]);
+    return -1;
+  }
+  int lowest_lane() const {
+    for (int w = 0; w < 4; ++w)
+      if (occupied_[w] != 0) return w * 64 + __builtin_ctzll(occupied_[w]);
+    return -1;
+  }
+  void take_front(T& out) {
+    const std::uint32_t n = unlink_head(highest_lane());
+    out = std::move(*nodes_[n].get());
+    release(n);
+    ++stats_.dequeued;
+    if (waiting_producers_ != 0) not_full_.notify_one();
+  }
+  void evict_oldest_lowest() {
+    release(unlink_head(lowest_lane()));
+    ++stats_.dropped;
+  }
+
+  mutable std::mutex mu_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::unique_ptr<Node[]> nodes_;
+  std::size_t capacity_;
+  std::size_t depth_ = 0;
+  std::uint32_t free_ = kNil;
+  std::uint32_t lane_head_[256];
+  std::uint32_t lane_tail_[256];
+  std::uint64_t occupied_[4] = {0, 0, 0, 0};  // bit p set: lane p non-empty
+  int waiting_consumers_ = 0;
+  int waiting_producers_ = 0;
+  bool closed_ = false;
+  BackpressureStrategy strategy_;
+  InboxStats stats_;
+};
+
+// ============================================================================================
+// 9. Control block and telemetry                                                    >>control
+// ============================================================================================
+//
+// Both structs live in memory the host and a device share (pinned host memory, a Vulkan
+// buffer), so they hold plain integers with fixed offsets; host code reaches them through the
+// atomic accessors below, device code through its own atomics on the same addresses. Each
+// field has one writer (noted), because read-modify-write on pinned host memory is not
+// portable across the bus, and because writing back a whole struct loses the other side's
+// concurrent updates.
+
+/// Describes one ring to the kernel: where its indices and slots are, and their geometry.
+struct QueueDescriptor {
+  std::uint64_t head_ptr = 0;      ///< address of the consumer index (uint64)
+  std::uint64_t tail_ptr = 0;      ///< address of the producer index (uint64)
+  std::uint64_t buffer_ptr = 0;    ///< address of slot 0
+  std::int32_t capacity = 0;       ///< slots, a power of two
+  std::int32_t message_size = 0;   ///< bytes per slot
+};
+static_assert(sizeof(QueueDescriptor) == 32, "QueueDescriptor layout is shared with GPUs");
+
+/// Per-kernel control block: 128 bytes, 128-aligned, fields at the offsets given (the seeds'
+/// layout). Writers: is_active / should_terminate — host; has_terminated, errors_encountered,
+/// messages_processed, last_activity_ticks — the kernel. Thread safety: through the accessors.
+struct alignas(128) ControlBlock {
+  std::int32_t is_active = 0;             ///< @0   1 while the kernel should process messages
+  std::int32_t should_terminate = 0;      ///< @4   1 once the host asked it to stop
+  std::int32_t has_terminated = 0;        ///< @8   0 running, 1 done, 2 stopped but relaunchable
+  std::int32_t errors_encountered = 0;    ///< @12  handler/device errors so far
+  std::int64_t messages_processed = 0;    ///< @16  messages the handler completed
+  std::int64_t last_activity_ticks = 0;   ///< @24  HLC physical µs of the last message handled
+  QueueDescriptor input_queue;            ///< @32  host → kernel ring
+  QueueDescriptor output_queue;           ///< @64  kernel → host ring
+  std::uint64_t reserved[4] = {0, 0, 0, 0};  ///< @96 zero
+
+  /// Whether the kernel should process (acquire load).
+  bool active() const noexcept { return detail::atomic_load(&is_active) != 0; }
+  /// Host: start or pause processing (release store).
+  void set_active(bool on) noexcept { detail::atomic_store(&is_active, on ? 1 : 0); }
+  /// Whether the host asked the kernel to stop.
+  bool terminate_requested() const noexcept { return detail::atomic_load(&should_terminate) != 0; }
+  /// Host: ask the kernel to stop.
+  void request_terminate() noexcept { detail::atomic_store(&should_terminate, 1); }
+  /// 0 running, 1 terminated, 2 stopped but relaunchable.
+  std::int32_t termination_state() const noexcept { return detail::atomic_load(&has_terminated); }
+  /// Kernel: publish its termination state.
+  void set_termination_state(std::int32_t s) noexcept { detail::atomic_store(&has_terminated, s); }
+  /// Errors the kernel reported.
+  std::int32_t error_count() const noexcept { return detail::atomic_load(&errors_encountered); }
+  /// Kernel: count one error (single writer: load + store, no read-modify-write).
+  void add_error() noexcept {
+    detail::atomic_store(&errors_encountered, detail::atomic_load(&errors_encountered, detail::relaxed) + 1);
+  }
+  /// Messages the kernel completed.
+  std::int64_t processed() const noexcept { return detail::atomic_load(&messages_processed); }
+  /// Kernel: count `n` completed messages at HLC physical time `now_us` (single writer).
+  void add_processed(std::int64_t n, std::int64_t now_us) noexcept {
+    detail::atomic_store(&messages_processed, detail::atomic_load(&messages_processed, detail::relaxed) + n);
+    detail::atomic_store(&last_activity_ticks, now_us);
+  }
+};
+static_assert(sizeof(ControlBlock) == 128 && alignof(ControlBlock) == 128, "ControlBlock is 128 bytes, 128-aligned");
+static_assert(std::is_standard_layout<ControlBlock>::value, "ControlBlock is shared with GPUs");
+static_assert(offsetof(ControlBlock, is_active) == 0 && offsetof(ControlBlock, should_terminate) == 4 &&
+                  offsetof(ControlBlock, has_terminated) == 8 && offsetof(ControlBlock, errors_encountered) == 12 &&
+                  offsetof(ControlBlock, messages_processed) == 16 && offsetof(ControlBlock, last_activity_ticks) == 24 &&
+                  offsetof(ControlBlock, input_queue) == 32 && offsetof(ControlBlock, output_queue) == 64 &&
+                  offsetof(ControlBlock, reserved) == 96,
+              "ControlBlock offsets are part of the host/device contract");
+
+/// A plain copy of TelemetryBuffer's counters with derived values.
+struct TelemetrySnapshot {
+  std::uint64_t messages_processed = 0;
+  std::uint64_t messages_dropped = 0;
+  std::int64_t last_processed_timestamp = 0;  ///< HLC physical µs of the last message handled
+  std::int32_t queue_depth = 0;
+  std::int32_t error_code = 0;                ///< last ErrorCode reported (0: none)
+  std::uint64_t total_latency_ns = 0;
+  std::uint64_t min_latency_ns = 0;           ///< 0 when nothing was processed
+  std::uint64_t max_latency_ns = 0;
+  /// Mean latency, 0 when nothing was processed.
+  double avg_latency_ns() const noexcept {
+    return messages_processed == 0 ? 0.0 : static_cast<double>(total_latency_ns) / static_cast<double>(messages_processed);
+  }
+};
+
+/// Per-kernel telemetry: 64 bytes, 64-aligned, the seeds' fields and offsets. Writers: the
+/// kernel for everything except messages_dropped, which senders add to (host atomics only).
+/// Thread safety: through the accessors; snapshot() may run concurrently with updates
+/// (each field is read atomically, the set of fields is not one instant).
+struct alignas(64) TelemetryBuffer {
+  std::uint64_t messages_processed = 0;        ///< @0
+  std::uint64_t messages_dropped = 0;          ///< @8
+  std::int64_t last_processed_timestamp = 0;   ///< @16 HLC physical µs
+  std::int32_t queue_depth = 0;                ///< @24
+  std::int32_t reserved_a = 0;                 ///< @28
+  std::uint64_t total_latency_nanos = 0;       ///< @32
+  std::uint64_t max_latency_nanos = 0;         ///< @40
+  std::uint64_t min_latency_nanos = ~std::uint64_t{0};  ///< @48 all ones until the first message
+  std::int32_t error_code = 0;                 ///< @56 last ErrorCode (0: none)
+  std::int32_t reserved_b = 0;                 ///< @60
+
+  /// Kernel: one message done, `latency_ns` after it was enqueued, at HLC physical `now_us`.
+  void record_processed(std::uint64_t latency_ns, std::int64_t now_us) noexcept {
+    using detail::atomic_load;
+    using detail::atomic_store;
+    atomic_store(&total_latency_nanos, atomic_load(&total_latency_nanos, detail::relaxed) + latency_ns);
+    if (latency_ns > atomic_load(&max_latency_nanos, detail::relaxed)) atomic_store(&max_latency_nanos, latency_ns);
+    if (latency_ns < atomic_load(&min_latency_nanos, detail::relaxed)) atomic_store(&min_latency_nanos, latency_ns);
+    atomic_store(&last_processed_timestamp, now_us);
+    atomic_store(&messages_processed, atomic_load(&messages_processed, detail::relaxed) + 1);
+  }
+  /// Any host thread: count `n` dropped messages.
+  void record_dropped(std::uint64_t n = 1) noexcept { detail::atomic_fetch_add(&messages_dropped, n); }
+  /// Kernel or owner: publish the queue depth.
+  void set_queue_depth(std::int32_t depth) noexcept { detail::atomic_store(&queue_depth, depth); }
+  /// Kernel: publish the last error.
+  void set_error(ErrorCode code) noexcept { detail::atomic_store(&error_code, static_cast<std::int32_t>(code)); }
+  /// Reads every field.
+  TelemetrySnapshot snapshot() const noexcept {
+    TelemetrySnapshot s;
+    s.messages_processed = detail::atomic_load(&messages_processed);
+    s.messages_dropped = detail::atomic_load(&messages_dropped);
+    s.last_processed_timestamp = detail::atomic_load(&last_processed_timestamp);
+    s.queue_depth = detail::atomic_load(&queue_depth);
+    s.error_code = detail::atomic_load(&error_code);
+    s.total_latency_ns = detail::atomic_load(&total_latency_nanos);
+    s.max_latency_ns = detail::atomic_load(&max_latency_nanos);
+    const std::uint64_t mn = detail::atomic_load(&min_latency_nanos);
+    s.min_latency_ns = mn == ~std::uint64_t{0} ? 0 : mn;
+    return s;
+  }
+};
+static_assert(sizeof(TelemetryBuffer) == 64 && alignof(TelemetryBuffer) == 64, "TelemetryBuffer is 64 bytes");
+static_assert(offsetof(TelemetryBuffer, messages_dropped) == 8 && offsetof(TelemetryBuffer, last_processed_timestamp) == 16 &&
+                  offsetof(TelemetryBuffer, queue_depth) == 24 && offsetof(TelemetryBuffer, total_latency_nanos) == 32 &&
+                  offsetof(TelemetryBuffer, max_latency_nanos) == 40 && offsetof(TelemetryBuffer, min_latency_nanos) == 48 &&
+                  offsetof(TelemetryBuffer, error_code) == 56,
+              "TelemetryBuffer offsets are part of the host/device contract");
+
+}  // namespace RINGKERNEL_ABI_NAMESPACE
+}  // namespace ringkernel
+
+#endif  // RINGKERNEL_HPP
+
+// ============================================================================================
+// 10. Implementation                                                                  >>impl
+// ============================================================================================
+// Outside the include guard, compiled once: in the TU that defines RINGKERNEL_IMPLEMENTATION.
+#if defined(RINGKERNEL_IMPLEMENTATION) && !defined(RINGKERNEL_IMPLEMENTATION_DONE)
+#define RINGKERNEL_IMPLEMENTATION_DONE
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#ifndef RINGKERNEL_LOG
+#define RINGKERNEL_LOG(level, msg) ::ringkernel::detail::default_log((level), (msg))
+#endif
+
+namespace ringkernel {
+inline namespace RINGKERNEL_ABI_NAMESPACE {
+
+// ---- errors ------------------------------------------------------------------------------
+const char* to_string(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::Ok: return "Ok";
+    case ErrorCode::InvalidArgument: return "InvalidArgument";
+    case ErrorCode::InvalidMessage: return "InvalidMessage";
+    case ErrorCode::InvalidTopic: return "InvalidTopic";
+    case ErrorCode::ClockDrift: return "ClockDrift";
+    case ErrorCode::QueueFull: return "QueueFull";
+    case ErrorCode::Timeout: return "Timeout";
+    case ErrorCode::NotActive: return "NotActive";
+    case ErrorCode::KernelNotFound: return "KernelNotFound";
+    case ErrorCode::InvalidState: return "InvalidState";
+    case ErrorCode::KernelFault: return "KernelFault";
+    case ErrorCode::MemoryLimit: return "MemoryLimit";
+    case ErrorCode::BackendUnavailable: return "BackendUnavailable";
+    case ErrorCode::CudaFailure: return "CudaFailure";
+    case ErrorCode::VulkanFailure: return "VulkanFailure";
+    case ErrorCode::Closed: return "Closed";
+    case ErrorCode::Internal: return "Internal";
+  }
+  return "Unknown";
+}
+
+const char* to_string(BackpressureStrategy strategy) noexcept {
+  switch (strategy) {
+    case BackpressureStrategy::Block: return "Block";
+    case BackpressureStrategy::Reject: return "Reject";
+    case BackpressureStrategy::DropOldest: return "DropOldest";
+  }
+  return "Unknown";
+}
+
+namespace detail {
+inline void default_log(LogLevel level, const char* msg) noexcept {
+  static const char* const names[] = {"debug", "info", "warn", "error"};
+  if (level >= LogLevel::Warn) std::fprintf(stderr, "[ringkernel] %s: %s\n", names[static_cast<int>(level)], msg);
+}
+
+void log(LogLevel level, const std::string& message) noexcept { RINGKERNEL_LOG(level, message.c_str()); }
+
+void raise(ErrorCode code, const std::string& message) {
+#if defined(RINGKERNEL_NO_EXCEPTIONS)
+  log(LogLevel::Error, std::string(to_string(code)) + ": " + message + " (RINGKERNEL_NO_EXCEPTIONS: aborting)");
+  std::abort();
+#else
+  switch (code) {
+    case ErrorCode::KernelNotFound:
+    case ErrorCode::InvalidState:
+    case ErrorCode::KernelFault:
+    case ErrorCode::NotActive:
+      throw KernelError(code, message);
+    case ErrorCode::MemoryLimit:
+      throw MemoryLimitError(message);
+    case ErrorCode::CudaFailure:
+      throw CudaError(message);
+    case ErrorCode::VulkanFailure:
+      throw VulkanError(message);
+    default:
+      throw Error(code, message);
+  }
+#endif
+}
+
+// Wall clock in µs since the epoch. The coarse reading is the OS timer tick (cheap); the
+// precise one is what HlcTimestamp::now reports.
+inline std::uint64_t wall_micros_precise() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+inline std::uint64_t wall_micros_coarse() noexcept {
+#if defined(__linux__) && defined(CLOCK_REALTIME_COARSE)
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+#else
+  return wall_micros_precise();
+#endif
+}
+}  // namespace detail
+
+// ---- HLC ---------------------------------------------------------------------------------
+HlcTimestamp HlcTimestamp::now(std::uint32_t node_id) noexcept {
+  return HlcTimestamp{detail::wall_micros_precise(), 0, node_id};
+}
+
+namespace {
+constexpr std::uint64_t kHlcPhysicalMax = (std::uint64_t{1} << (64 - HlcClock::logical_bits)) - 1;
+constexpr std::uint64_t kHlcLogicalMask = (std::uint64_t{1} << HlcClock::logical_bits) - 1;
+inline HlcTimestamp hlc_from_state(std::uint64_t state, std::uint32_t node) noexcept {
+  return HlcTimestamp{state >> HlcClock::logical_bits, static_cast<std::uint32_t>(state & kHlcLogicalMask), node};
+}
+}  // namespace
+
+HlcClock::HlcClock(std::uint32_t node_id, std::chrono::microseconds max_drift) : node_id_(node_id), max_drift_us_(0) {
+  if (max_drift.count() < 0)
+    detail::raise(ErrorCode::InvalidArgument,
+                  "HlcClock: max_drift must not be negative, got " + std::to_string(max_drift.count()) + " us");
+  max_drift_us_ = static_cast<std::uint64_t>(max_drift.count());
+  state_.store(detail::wall_micros_coarse() << logical_bits, std::memory_order_relaxed);
+}
+
+HlcTimestamp HlcClock::tick() noexcept {
+  // Relaxed is enough: uniqueness and order come from the single atomic's modification order.
+  const std::uint64_t wall = detail::wall_micros_coarse() << logical_bits;
+  std::uint64_t s = state_.load(std::memory_order_relaxed);
+  while (s < wall) {
+    // The wall clock moved past the state: jump to it (logical 1, so that a now() that
+    // reported `wall` stays strictly below this tick).
+    if (state_.compare_exchange_weak(s, wall + 1, std::memory_order_relaxed)) return hlc_from_state(wall + 1, node_id_);
+  }
+  return hlc_from_state(state_.fetch_add(1, std::memory_order_relaxed) + 1, node_id_);
+}
+
+HlcTimestamp HlcClock::now() const noexcept {
+  const std::uint64_t wall = detail::wall_micros_coarse() << logical_bits;
+  return hlc_from_state(std::max(state_.load(std::memory_order_relaxed), wall), node_id_);
+}
+
+Result<HlcTimestamp> HlcClock::try_update(const HlcTimestamp& remote) {
+  const std::uint64_t wall_us = detail::wall_micros_coarse();
+  if (remote.physical > kHlcPhysicalMax || (remote.physical > wall_us && remote.physical - wall_us > max_drift_us_)) {
+    return Result<HlcTimestamp>(
+        ErrorCode::ClockDrift,
+        "HlcClock::update: remote timestamp from node " + std::to_string(remote.node_id) + " is " +
+            std::to_string(remote.physical - std::min(remote.physical, wall_us)) +
+            " us ahead of the local wall clock; the maximum drift is " + std::to_string(max_drift_us_) + " us");
+  }
+  // Smallest state strictly above `remote` in (physical, logical) order.
+  const std::uint64_t above_remote = remote.logical < kHlcLogicalMask
+                                         ? ((remote.physical << logical_bits) | remote.logical) + 1
+                                         : (remote.physical + 1) << logical_bits;
+  const std::uint64_t floor = std::max(above_remote, (wall_us << logical_bits) + 1);
+  std::uint64_t s = state_.load(std::memory_order_relaxed);
+  std::uint64_t next;
+  do {
+    next = std::max(s + 1, floor);
+  } while (!state_.compare_exchange_weak(s, next, std::memory_order_relaxed));
+  return hlc_from_state(next, node_id_);
+}
+
+HlcTimestamp HlcClock::update(const HlcTimestamp& remote) {
+  Result<HlcTimestamp> r = try_update(remote);
+  if (!r) detail::raise(r.code(), r.message());
+  return r.value();
+}
+
+// ---- messages ----------------------------------------------------------------------------
+namespace {
+std::atomic<std::uint64_t> g_next_message_id{1};
+std::atomic<std::uint64_t> g_next_correlation_id{1};
+}  // namespace
+
+MessageId MessageId::generate() noexcept { return MessageId{g_next_message_id.fetch_add(1, std::memory_order_relaxed)}; }
+CorrelationId CorrelationId::generate() noexcept {
+  return CorrelationId{g_next_correlation_id.fetch_add(1, std::memory_order_relaxed)};
+}
+
+namespace detail {
+namespace {
+constexpr std::uint32_t kCrc32cPoly = 0x82F63B78u;  // reflected Castagnoli polynomial
+
+struct Crc32cTable {
+  std::uint32_t t[8][256];
+  Crc32cTable() noexcept {
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c >> 1) ^ ((c & 1u) ? kCrc32cPoly : 0u);
+      t[0][i] = c;
+    }
+    for (std::uint32_t i = 0; i < 256; ++i)
+      for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFFu];
+  }
+};
+
+// Slicing-by-8: eight table lookups per 8 input bytes.
+std::uint32_t crc32c_sw(std::uint32_t c, const std::uint8_t* p, std::size_t n) noexcept {
+  static const Crc32cTable table;
+  const auto& t = table.t;
+  while (n >= 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    v ^= c;
+    c = t[7][v & 0xFF] ^ t[6][(v >> 8) & 0xFF] ^ t[5][(v >> 16) & 0xFF] ^ t[4][(v >> 24) & 0xFF] ^
+        t[3][(v >> 32) & 0xFF] ^ t[2][(v >> 40) & 0xFF] ^ t[1][(v >> 48) & 0xFF] ^ t[0][v >> 56];
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFFu];
+  return c;
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDA_ARCH__)
+#define RINGKERNEL_HAS_CRC32C_HW 1
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_hw(std::uint32_t c, const std::uint8_t* p, std::size_t n) noexcept {
+#if defined(__x86_64__)
+  std::uint64_t c64 = c;
+  while (n >= 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    c64 = __builtin_ia32_crc32di(c64, v);
+    p += 8;
+    n -= 8;
+  }
+  c = static_cast<std::uint32_t>(c64);
+#endif
+  while (n--) c = __builtin_ia32_crc32qi(c, *p++);
+  return c;
+}
+#endif
+}  // namespace
+}  // namespace detail
+
+std::uint32_t crc32c(const void* data, std::size_t size, std::uint32_t crc) noexcept {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  std::uint32_t c = ~crc;
+#if defined(RINGKERNEL_HAS_CRC32C_HW)
+  static const bool has_sse42 = __builtin_cpu_supports("sse4.2");
+  c = has_sse42 ? detail::crc32c_hw(c, p, size) : detail::crc32c_sw(c, p, size);
+#else
+  c = detail::crc32c_sw(c, p, size);
+#endif
+  return ~c;
+}
+
+MessageHeader MessageHeader::create(std::uint64_t type_id, std::uint64_t source_kernel, std::uint64_t dest_kernel,
+                                    std::uint64_t payload_size, HlcTimestamp timestamp) noexcept {
+  MessageHeader h;
+  h.type_id = type_id;
+  h.source_kernel = source_kernel;
+  h.dest_kernel = dest_kernel;
+  h.payload_size = payload_size;
+  h.timestamp = timestamp;
+  h.message_id = MessageId::generate().value;
+  return h;
+}
+
+std::uint32_t MessageHeader::compute_checksum(const std::uint8_t* payload, std::size_t payload_bytes) const noexcept {
+  MessageHeader copy = *this;
+  copy.checksum = 0;
+  const std::uint32_t c = crc32c(&copy, sizeof copy);
+  return payload_bytes == 0 ? c : crc32c(payload, payload_bytes, c);
+}
+
+namespace {
+// The first thing wrong with a header on its own (not its payload), or empty when none.
+std::string header_problem(const MessageHeader& h) {
+  if (h.magic != MessageHeader::magic_value) {
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "bad magic 0x%08x (expected 0x%08x)", static_cast<unsigned>(h.magic),
+                  static_cast<unsigned>(MessageHeader::magic_value));
+    return buf;
+  }
+  if (h.version != MessageHeader::current_version)
+    return "unsupported version " + std::to_string(h.version) + " (this build reads version " +
+           std::to_string(MessageHeader::current_version) + ")";
+  bool reserved_clear = h.reserved_a == 0 && h.reserved_b == 0;
+  for (std::uint8_t b : h.reserved) reserved_clear = reserved_clear && b == 0;
+  if (!reserved_clear) return "reserved header bytes are not zero";
+  if (h.payload_size > MessageHeader::max_payload_size)
+    return "payload_size " + std::to_string(h.payload_size) + " exceeds the limit of " +
+           std::to_string(MessageHeader::max_payload_size) + " bytes";
+  return std::string();
+}
+}  // namespace
+
+MessageEnvelope::MessageEnvelope() : MessageEnvelope(MessageHeader{}, std::vector<std::uint8_t>()) {}
+
+MessageEnvelope::MessageEnvelope(const MessageHeader& header, std::vector<std::uint8_t> payload)
+    : header_(header), payload_(std::move(payload)) {
+  std::string why = header_problem(header_);
+  if (why.empty() && header_.payload_size != payload_.size())
+    why = "header payload_size " + std::to_string(header_.payload_size) + " does not match the " +
+          std::to_string(payload_.size()) + "-byte payload";
+  if (!why.empty()) detail::raise(ErrorCode::InvalidMessage, "MessageEnvelope: " + why);
+  header_.checksum = header_.compute_checksum(payload_.data(), payload_.size());
+}
+
+std::vector<std::uint8_t> MessageEnvelope::to_bytes() const {
+  std::vector<std::uint8_t> out(total_size());
+  write_to(out.data(), out.size());
+  return out;
+}
+
+bool MessageEnvelope::write_to(std::uint8_t* out, std::size_t out_size) const noexcept {
+  if (out == nullptr || out_size < total_size()) return false;
+  std::memcpy(out, &header_, MessageHeader::wire_size);
+  if (!payload_.empty()) std::memcpy(out + MessageHeader::wire_size, payload_.data(), payload_.size());
+  return true;
+}
+
+Result<MessageEnvelope> MessageEnvelope::parse(const std::uint8_t* data, std::size_t size) {
+  auto fail = [](const std::string& why) {
+    return Result<MessageEnvelope>(ErrorCode::InvalidMessage, "invalid message: " + why);
+  };
+  if (data == nullptr && size != 0) return fail("null data with a non-zero size");
+  if (size < MessageHeader::wire_size)
+    return fail("truncated: " + std::to_string(size) + " bytes, the header alone needs " +
+                std::to_string(MessageHeader::wire_size));
+  MessageHeader h;
+  std::memcpy(static_cast<void*>(&h), data, MessageHeader::wire_size);
+  const std::string why = header_problem(h);
+  if (!why.empty()) return fail(why);
+  const std::uint64_t expected = MessageHeader::wire_size + h.payload_size;
+  if (size != expected)
+    return fail("size mismatch: payload_size " + std::to_string(h.payload_size) + " makes the message " +
+                std::to_string(expected) + " bytes, got " + std::to_string(size));
+  const std::uint8_t* payload = data + MessageHeader::wire_size;
+  const std::uint32_t sum = h.compute_checksum(payload, static_cast<std::size_t>(h.payload_size));
+  if (sum != h.checksum) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "checksum mismatch (header says 0x%08x, content gives 0x%08x)",
+                  static_cast<unsigned>(h.checksum), static_cast<unsigned>(sum));
+    return fail(buf);
+  }
+  return MessageEnvelope(Unchecked{}, h, std::vector<std::uint8_t>(payload, payload + h.payload_size));
+}
+
+MessageEnvelope MessageEnvelope::from_raw_bytes(const std::uint8_t* data, std::size_t size) {
+  return parse(data, size).value();
+}
+MessageEnvelope MessageEnvelope::from_raw_bytes(const std::vector<std::uint8_t>& bytes) {
+  return parse(bytes.data(), bytes.size()).value();
+}
+
+}  // namespace RINGKERNEL_ABI_NAMESPACE
+}  // namespace ringkernel
+
+#endif  // RINGKERNEL_IMPLEMENTATION
