@@ -26,7 +26,11 @@
 //   7. Rings                         >>rings       SpscRing, MpscRing, MpmcRing
 //   8. Priority inbox                >>inbox       BackpressureStrategy, EnqueueStatus, PriorityInbox
 //   9. Control block and telemetry   >>control     ControlBlock (128 B), TelemetryBuffer (64 B)
-//  10. Implementation                >>impl        behind RINGKERNEL_IMPLEMENTATION, outside the guard
+//  10. Kernel model                  >>kernel      KernelState, LaunchOptions, KernelStatus, handler
+//                                                  styles, HandlerContext, KernelContext, registry
+//  11. Runtime                       >>runtime     Runtime, Runtime::Builder, KernelHandle, RuntimeMetrics
+//  12. Backends                      >>backends    BackendProvider (GPU backends plug in here)
+//  13. Implementation                >>impl        behind RINGKERNEL_IMPLEMENTATION, outside the guard
 //
 // ============================================================================================
 // CONFIGURATION (define before including; "everywhere" = identically in every TU, or ODR breaks)
@@ -122,6 +126,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -129,7 +134,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -380,6 +387,10 @@ class HlcClock {
  public:
   /// Bits of the logical counter inside the clock's state word.
   static constexpr unsigned logical_bits = 12;
+  /// Largest remote physical time update() accepts: the clock's 52-bit range minus 2^32 µs
+  /// (~71 minutes, over 10^13 ticks) of headroom, so the state word can never wrap.
+  static constexpr std::uint64_t max_remote_physical =
+      ((std::uint64_t{1} << (64 - logical_bits)) - 1) - (std::uint64_t{1} << 32);
 
   /// A clock for `node_id` that refuses remote timestamps more than `max_drift` ahead of its
   /// wall clock. Throws Error(InvalidArgument) for a negative max_drift.
@@ -395,7 +406,8 @@ class HlcClock {
   RINGKERNEL_API HlcTimestamp now() const noexcept;
   /// Merges a remote timestamp (a message received): returns a timestamp greater than `remote`
   /// and than everything this clock returned before. Throws Error(ClockDrift) when `remote` is
-  /// more than max_drift ahead of the wall clock (the clock is then left unchanged).
+  /// more than max_drift ahead of the wall clock, or its physical time is above
+  /// max_remote_physical (the clock is then left unchanged).
   RINGKERNEL_API HlcTimestamp update(const HlcTimestamp& remote);
   /// Non-throwing update(): the merged timestamp, or ErrorCode::ClockDrift.
   RINGKERNEL_API Result<HlcTimestamp> try_update(const HlcTimestamp& remote);
@@ -735,7 +747,9 @@ class SpscRing {
 
 namespace detail {
 /// Bounded ring with a sequence number per slot (Vyukov's algorithm): producers claim a
-/// slot by CAS on the tail, then publish it by storing its sequence with release.
+/// slot by CAS on the tail, then publish it by storing its sequence with release. Sequences
+/// are doubled (free for position p: 2p; full: 2p + 1) so that a one-slot ring cannot mistake
+/// "full at p" for "free at p + 1".
 template <class T, bool MultiConsumer>
 class SequencedRing {
   static_assert(std::is_nothrow_move_constructible<T>::value && std::is_nothrow_destructible<T>::value,
@@ -755,13 +769,13 @@ class SequencedRing {
     if (capacity > (std::size_t{1} << 40))
       raise(ErrorCode::InvalidArgument, std::string(who) + ": capacity is larger than 2^40 slots");
     slots_.reset(new Slot[capacity]);
-    for (std::size_t i = 0; i < capacity; ++i) slots_[i].seq.store(i, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < capacity; ++i) slots_[i].seq.store(2 * i, std::memory_order_relaxed);
   }
   ~SequencedRing() {
     for (std::uint64_t i = head_.load(std::memory_order_relaxed), end = tail_.load(std::memory_order_relaxed);
          i != end; ++i) {
       Slot& s = slots_[i & mask_];
-      if (s.seq.load(std::memory_order_relaxed) == i + 1) s.get()->~T();
+      if (s.seq.load(std::memory_order_relaxed) == 2 * i + 1) s.get()->~T();
     }
   }
   SequencedRing(const SequencedRing&) = delete;
@@ -774,7 +788,7 @@ class SequencedRing {
     for (;;) {
       slot = &slots_[pos & mask_];
       const std::uint64_t seq = slot->seq.load(std::memory_order_acquire);
-      const auto diff = static_cast<std::int64_t>(seq - pos);
+      const auto diff = static_cast<std::int64_t>(seq - 2 * pos);
       if (diff == 0) {
         if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
       } else if (diff < 0) {
@@ -784,7 +798,7 @@ class SequencedRing {
       }
     }
     ::new (static_cast<void*>(slot->bytes)) T(std::forward<Args>(args)...);
-    slot->seq.store(pos + 1, std::memory_order_release);
+    slot->seq.store(2 * pos + 1, std::memory_order_release);
     return true;
   }
 
@@ -794,7 +808,7 @@ class SequencedRing {
     for (;;) {
       slot = &slots_[pos & mask_];
       const std::uint64_t seq = slot->seq.load(std::memory_order_acquire);
-      const auto diff = static_cast<std::int64_t>(seq - (pos + 1));
+      const auto diff = static_cast<std::int64_t>(seq - (2 * pos + 1));
       if (diff == 0) {
         if (!MultiConsumer) break;
         if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
@@ -807,7 +821,7 @@ class SequencedRing {
     out = std::move(*slot->get());
     slot->get()->~T();
     if (!MultiConsumer) head_.store(pos + 1, std::memory_order_relaxed);
-    slot->seq.store(pos + mask_ + 1, std::memory_order_release);
+    slot->seq.store(2 * (pos + mask_ + 1), std::memory_order_release);
     return true;
   }
 
@@ -995,6 +1009,7 @@ class PriorityInbox {
     ::new (static_cast<void*>(nodes_[n].bytes)) T(std::forward<U>(item));
     link_tail(static_cast<std::uint8_t>(priority), n);
     ++depth_;
+    approx_depth_.store(depth_, std::memory_order_relaxed);
     ++stats_.enqueued;
     stats_.high_water = std::max(stats_.high_water, depth_);
     if (waiting_consumers_ != 0) not_empty_.notify_one();
@@ -1009,11 +1024,13 @@ class PriorityInbox {
     return true;
   }
   /// Waits up to `timeout` for a message. False on timeout, or when closed and empty.
+  /// Also returns false early when interrupt() is called while it waits.
   bool pop(T& out, std::chrono::nanoseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     if (depth_ == 0 && !closed_) {
+      const std::uint64_t epoch = interrupt_epoch_;
       ++waiting_consumers_;
-      not_empty_.wait_for(lock, timeout, [&] { return depth_ != 0 || closed_; });
+      not_empty_.wait_for(lock, timeout, [&] { return depth_ != 0 || closed_ || interrupt_epoch_ != epoch; });
       --waiting_consumers_;
     }
     if (depth_ == 0) return false;
@@ -1041,6 +1058,15 @@ class PriorityInbox {
     not_empty_.notify_all();
     not_full_.notify_all();
   }
+  /// Wakes every receiver blocked in pop() (they return false if still empty). Used by a
+  /// kernel's owner to make its worker re-check its state (deactivate, terminate).
+  void interrupt() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++interrupt_epoch_;
+    not_empty_.notify_all();
+  }
+  /// Messages queued, read without the lock (may be stale): for spinning before parking.
+  std::size_t approx_size() const noexcept { return approx_depth_.load(std::memory_order_relaxed); }
   /// Whether close() was called.
   bool closed() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1099,6 +1125,7 @@ class PriorityInbox {
       occupied_[p >> 6] &= ~(std::uint64_t{1} << (p & 63));
     }
     --depth_;
+    approx_depth_.store(depth_, std::memory_order_relaxed);
     return n;
   }
   void release(std::uint32_t n) {
@@ -1138,6 +1165,8 @@ class PriorityInbox {
   std::uint32_t lane_head_[256];
   std::uint32_t lane_tail_[256];
   std::uint64_t occupied_[4] = {0, 0, 0, 0};  // bit p set: lane p non-empty
+  std::atomic<std::size_t> approx_depth_{0};
+  std::uint64_t interrupt_epoch_ = 0;
   int waiting_consumers_ = 0;
   int waiting_producers_ = 0;
   bool closed_ = false;
@@ -1285,13 +1314,627 @@ static_assert(offsetof(TelemetryBuffer, messages_dropped) == 8 && offsetof(Telem
                   offsetof(TelemetryBuffer, error_code) == 56,
               "TelemetryBuffer offsets are part of the host/device contract");
 
+
+// ============================================================================================
+// 10. Kernel model                                                                   >>kernel
+// ============================================================================================
+
+/// Lifecycle of a kernel. Legal moves: Launched → Active (activate); Active ⇄ Deactivated
+/// (deactivate / activate); Launched, Active, Deactivated, Faulted → Terminating → Terminated
+/// (terminate). A handler that throws moves its kernel to Faulted.
+enum class KernelState : std::uint8_t {
+  Created = 0,      ///< being set up inside launch()
+  Launched = 1,     ///< resources ready, not processing (two-phase launch)
+  Active = 2,       ///< processing messages
+  Deactivated = 3,  ///< paused; messages wait in the inbox
+  Terminating = 4,  ///< stop requested, worker finishing its current message
+  Terminated = 5,   ///< stopped; unprocessed messages can be drained
+  Faulted = 6,      ///< a handler threw; see KernelHandle::fault()
+};
+/// How a kernel runs: a persistent loop, or (GPU backends) one launch per batch.
+enum class KernelMode : std::uint8_t { Persistent = 0, EventDriven = 1 };
+/// Where kernels run. Auto probes CUDA, then Vulkan, then falls back to the CPU.
+enum class Backend : std::uint8_t { Auto = 0, Cpu = 1, Cuda = 2, Vulkan = 3 };
+/// Outcome of KernelHandle::try_send.
+enum class SendStatus : std::uint8_t {
+  Ok = 0,             ///< accepted (under DropOldest an older message may have been dropped)
+  QueueFull = 1,      ///< inbox full under Reject, or Block's timeout expired
+  NotActive = 2,      ///< kernel terminating or terminated
+  KernelFaulted = 3,  ///< kernel faulted; terminate it
+  TypeMismatch = 4,   ///< the kernel's handler takes another message type
+  TooLarge = 5,       ///< payload above the kernel's max message size
+  ClockDrift = 6,     ///< an envelope's timestamp is further ahead than the clock's max drift
+};
+/// Stable names.
+RINGKERNEL_API const char* to_string(KernelState state) noexcept;
+RINGKERNEL_API const char* to_string(KernelMode mode) noexcept;
+RINGKERNEL_API const char* to_string(Backend backend) noexcept;
+RINGKERNEL_API const char* to_string(SendStatus status) noexcept;
+
+/// How to launch a kernel. Builder methods validate at once and throw Error(InvalidArgument)
+/// with the bad value named. Value type.
+class LaunchOptions {
+ public:
+  /// Inbox and output capacity in messages: a power of two (default 1024).
+  RINGKERNEL_API LaunchOptions& with_queue_capacity(std::size_t capacity);
+  /// Largest payload a message to this kernel may carry, in bytes (default 64 KiB, > 0).
+  RINGKERNEL_API LaunchOptions& with_max_message_size(std::size_t bytes);
+  /// GPU threads per block (default 256, > 0). The CPU backend ignores it.
+  RINGKERNEL_API LaunchOptions& with_block_size(std::uint32_t threads);
+  /// GPU blocks (default 1, > 0). The CPU backend ignores it.
+  RINGKERNEL_API LaunchOptions& with_grid_size(std::uint32_t blocks);
+  /// Priority given to messages sent without an explicit one (default Normal).
+  LaunchOptions& with_priority(Priority priority) noexcept { priority_ = priority; return *this; }
+  /// What a full inbox does (default Block).
+  LaunchOptions& with_backpressure(BackpressureStrategy s) noexcept { backpressure_ = s; return *this; }
+  /// Whether the kernel joins the K2K fabric (default true).
+  LaunchOptions& with_k2k(bool enabled) noexcept { k2k_ = enabled; return *this; }
+  /// Persistent (default) or EventDriven.
+  LaunchOptions& with_mode(KernelMode mode) noexcept { mode_ = mode; return *this; }
+  /// How long send() waits for room under Block (default 30 s; >= 0).
+  RINGKERNEL_API LaunchOptions& with_send_timeout(std::chrono::nanoseconds timeout);
+  /// Launch in state Launched; call activate() to start (two-phase launch).
+  LaunchOptions& without_auto_activate() noexcept { auto_activate_ = false; return *this; }
+
+  std::size_t queue_capacity() const noexcept { return queue_capacity_; }
+  std::size_t max_message_size() const noexcept { return max_message_size_; }
+  std::uint32_t block_size() const noexcept { return block_size_; }
+  std::uint32_t grid_size() const noexcept { return grid_size_; }
+  Priority priority() const noexcept { return priority_; }
+  BackpressureStrategy backpressure() const noexcept { return backpressure_; }
+  bool k2k() const noexcept { return k2k_; }
+  KernelMode mode() const noexcept { return mode_; }
+  std::chrono::nanoseconds send_timeout() const noexcept { return send_timeout_; }
+  bool auto_activate() const noexcept { return auto_activate_; }
+
+ private:
+  std::size_t queue_capacity_ = 1024;
+  std::size_t max_message_size_ = 64 * 1024;
+  std::uint32_t block_size_ = 256;
+  std::uint32_t grid_size_ = 1;
+  Priority priority_ = Priority::Normal;
+  BackpressureStrategy backpressure_ = BackpressureStrategy::Block;
+  bool k2k_ = true;
+  KernelMode mode_ = KernelMode::Persistent;
+  std::chrono::nanoseconds send_timeout_ = std::chrono::seconds(30);
+  bool auto_activate_ = true;
+};
+
+/// A kernel's counters at one moment. Accounting: messages_received == messages_processed +
+/// messages_dropped + queue_depth + (1 if faulted on a message), exactly.
+struct KernelStatus {
+  std::string id;
+  KernelState state = KernelState::Created;
+  KernelMode mode = KernelMode::Persistent;
+  std::uint64_t messages_received = 0;   ///< accepted into the inbox
+  std::uint64_t messages_processed = 0;  ///< completed by the handler
+  std::uint64_t messages_dropped = 0;    ///< evicted by DropOldest
+  std::uint64_t messages_rejected = 0;   ///< refused by send (QueueFull, NotActive)
+  std::uint64_t queue_depth = 0;         ///< waiting in the inbox (incl. one held across a pause)
+  std::uint64_t outputs_pending = 0;     ///< emitted, not yet received by the host
+  std::uint64_t outputs_dropped = 0;     ///< emitted while terminating with a full output queue, or late replies
+  std::uint64_t errors = 0;              ///< handler exceptions
+  std::uint64_t min_latency_ns = 0;      ///< enqueue → handler done; 0 when none
+  double avg_latency_ns = 0;
+  std::uint64_t max_latency_ns = 0;
+  std::int64_t last_activity_us = 0;     ///< HLC physical time of the last message handled
+};
+
+/// The first handler failure of a faulted kernel: what was thrown, on which message.
+struct KernelFault {
+  std::string what;         ///< the exception's what()
+  MessageEnvelope message;  ///< the message being handled
+};
+
+/// Runtime-wide counters (RuntimeMetrics).
+struct RuntimeMetrics {
+  std::uint64_t total_launched = 0;    ///< kernels launched since the runtime started
+  std::uint64_t active_kernels = 0;    ///< kernels in state Active now
+  std::uint64_t messages_in = 0;       ///< accepted by kernel inboxes
+  std::uint64_t messages_out = 0;      ///< emitted by handlers
+  std::uint64_t messages_dropped = 0;  ///< dropped by policy (DropOldest, late replies)
+  std::uint64_t faults = 0;            ///< kernels that faulted
+};
+
+/// Runtime settings (RuntimeConfig).
+struct RuntimeConfig {
+  /// How long a worker spins on an empty inbox before parking (0: park at once).
+  std::chrono::microseconds spin_before_park{50};
+  /// How long terminate() waits for a worker to stop before reporting it stuck.
+  std::chrono::milliseconds termination_timeout{5000};
+};
+
+namespace detail {
+class KernelCore;
+struct RuntimeShared;
+/// A message inside the runtime: metadata plus the payload (inline up to 64 bytes).
+struct Packet {
+  static constexpr std::size_t inline_capacity = 64;
+  std::uint64_t type_id = 0;
+  std::uint64_t correlation_id = 0;
+  std::uint64_t source_kernel = 0;
+  std::uint64_t message_id = 0;
+  HlcTimestamp timestamp{};
+  std::int64_t enqueued_ns = 0;  // steady clock, for latency
+  std::uint32_t size = 0;
+  std::uint8_t priority = static_cast<std::uint8_t>(Priority::Normal);
+  alignas(16) unsigned char small[inline_capacity];
+  std::vector<std::uint8_t> big;
+
+  const std::uint8_t* data() const noexcept { return size <= inline_capacity ? small : big.data(); }
+  void assign(const void* bytes, std::size_t n) {
+    size = static_cast<std::uint32_t>(n);
+    if (n <= inline_capacity) {
+      if (n != 0) std::memcpy(small, bytes, n);
+    } else {
+      big.assign(static_cast<const std::uint8_t*>(bytes), static_cast<const std::uint8_t*>(bytes) + n);
+    }
+  }
+  template <class T>
+  void assign_message(const T& m) {
+    type_id = message_type_id<T>();
+    assign(&m, sizeof(T));
+  }
+  template <class T>
+  bool holds() const noexcept {
+    return type_id == message_type_id<T>() && size == sizeof(T);
+  }
+  template <class T>
+  T get() const noexcept {
+    T out;
+    std::memcpy(static_cast<void*>(&out), data(), sizeof(T));
+    return out;
+  }
+};
+}  // namespace detail
+
+/// Given to a message handler's call operator (the two-argument form): who it is, the
+/// current message's time and correlation, and emit() for zero or several outputs.
+/// Valid only during the call; used only by the kernel's own worker thread.
+class HandlerContext {
+ public:
+  /// The kernel's id.
+  RINGKERNEL_API const std::string& kernel_id() const noexcept;
+  /// The current message's timestamp, merged into the runtime clock (later sends are after it).
+  HlcTimestamp timestamp() const noexcept { return timestamp_; }
+  /// The current message's correlation id (outputs carry it back to call()).
+  CorrelationId correlation_id() const noexcept { return CorrelationId{correlation_}; }
+  /// A fresh timestamp from the runtime clock, after the current message's.
+  RINGKERNEL_API HlcTimestamp now() noexcept;
+  /// Emits one output message to the kernel's output queue, correlated with the input.
+  template <class T>
+  void emit(const T& message) {
+    detail::Packet p;
+    p.assign_message(message);
+    emit_packet(std::move(p));
+  }
+
+ /// Made by the runtime for each message (users receive one, they do not build one).
+  HandlerContext(detail::KernelCore& core, HlcTimestamp ts, std::uint64_t correlation) noexcept
+      : core_(core), timestamp_(ts), correlation_(correlation) {}
+
+ private:
+  RINGKERNEL_API void emit_packet(detail::Packet&& p);
+  detail::KernelCore& core_;
+  HlcTimestamp timestamp_;
+  std::uint64_t correlation_;
+};
+
+/// Given to a loop kernel `void(KernelContext&)`: it loops `while (!ctx.should_terminate())`,
+/// receiving and sending. Used only by the kernel's own worker thread.
+class KernelContext {
+ public:
+  /// The kernel's id.
+  RINGKERNEL_API const std::string& kernel_id() const noexcept;
+  /// True once terminate() (or runtime shutdown) was requested: leave the loop.
+  RINGKERNEL_API bool should_terminate() const noexcept;
+  /// True while the kernel is Active.
+  RINGKERNEL_API bool is_active() const noexcept;
+  /// Blocks until the kernel is Active (true) or must terminate (false), or `timeout` passes (false).
+  RINGKERNEL_API bool wait_active(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
+  /// The next message, if one arrives within `timeout` while the kernel is Active. A message
+  /// of another type than T faults the kernel (KernelError; the message is kept).
+  template <class T>
+  std::optional<T> receive(std::chrono::nanoseconds timeout) {
+    detail::Packet p;
+    if (!receive_packet(p, timeout)) return std::nullopt;
+    if (!p.holds<T>()) type_mismatch(p, message_type_id<T>(), sizeof(T));
+    return p.get<T>();
+  }
+  /// The next message as an envelope, any type.
+  RINGKERNEL_API std::optional<MessageEnvelope> receive_envelope(std::chrono::nanoseconds timeout);
+  /// Emits `message` to the kernel's output queue, correlated with the last message received.
+  template <class T>
+  void send(const T& message) {
+    detail::Packet p;
+    p.assign_message(message);
+    send_packet(std::move(p));
+  }
+  /// A fresh timestamp from the runtime clock (after everything received so far).
+  RINGKERNEL_API HlcTimestamp now() noexcept;
+
+ /// Made by the runtime for a loop kernel's worker.
+  explicit KernelContext(detail::KernelCore& core) noexcept : core_(core) {}
+
+ private:
+  RINGKERNEL_API bool receive_packet(detail::Packet& out, std::chrono::nanoseconds timeout);
+  RINGKERNEL_API void send_packet(detail::Packet&& p);
+  [[noreturn]] RINGKERNEL_API void type_mismatch(detail::Packet& p, std::uint64_t want, std::size_t want_size);
+  detail::KernelCore& core_;
+  std::uint64_t last_correlation_ = 0;
+};
+
+namespace detail {
+template <class H, class = void>
+struct is_message_handler : std::false_type {};
+template <class H>
+struct is_message_handler<H, std::void_t<typename H::input_type, typename H::output_type>> : std::true_type {};
+
+/// Type-erased kernel body run by a worker. Message handlers and loop kernels both become one.
+class KernelBody {
+ public:
+  virtual ~KernelBody() = default;
+  virtual void run(KernelCore& core) = 0;        // the worker's whole life
+  virtual std::uint64_t input_type_id() const noexcept = 0;   // 0: any
+  virtual std::size_t input_size() const noexcept = 0;        // 0: any
+  virtual const char* handler_name() const noexcept = 0;
+};
+
+RINGKERNEL_API bool core_next(KernelCore& core, Packet& out);   // false: terminate
+RINGKERNEL_API void core_begin(KernelCore& core, const Packet& in, HlcTimestamp& merged);
+RINGKERNEL_API void core_done(KernelCore& core, const Packet& in);
+RINGKERNEL_API void core_fault(KernelCore& core, const Packet& in, const char* what);
+RINGKERNEL_API void core_emit(KernelCore& core, Packet&& out, std::uint64_t correlation);
+RINGKERNEL_API HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation) noexcept;
+RINGKERNEL_API KernelContext make_kernel_context(KernelCore& core) noexcept;
+
+#if defined(RINGKERNEL_NO_EXCEPTIONS)
+#define RINGKERNEL_DETAIL_TRY if (true)
+#define RINGKERNEL_DETAIL_CATCH_STD(e) else if (false)
+#define RINGKERNEL_DETAIL_CATCH_ALL else
+#define RINGKERNEL_DETAIL_WHAT(e) "exception"
+#else
+#define RINGKERNEL_DETAIL_WHAT(e) (e).what()
+#define RINGKERNEL_DETAIL_TRY try
+#define RINGKERNEL_DETAIL_CATCH_STD(e) catch (const std::exception& e)
+#define RINGKERNEL_DETAIL_CATCH_ALL catch (...)
+#endif
+
+template <class H>
+class MessageHandlerBody final : public KernelBody {
+  using In = typename H::input_type;
+  using Out = typename H::output_type;
+  static_assert(std::is_trivially_copyable<In>::value && is_message_v<In>,
+                "handler input_type must be a RINGKERNEL_MESSAGE type");
+  static_assert(std::is_void<Out>::value || (std::is_trivially_copyable<Out>::value && is_message_v<Out>),
+                "handler output_type must be void or a RINGKERNEL_MESSAGE type");
+  static constexpr bool takes_context = std::is_invocable<H&, HandlerContext&, const In&>::value;
+  static_assert(takes_context || std::is_invocable<H&, const In&>::value,
+                "a message handler needs operator()(const input_type&) or operator()(HandlerContext&, const input_type&)");
+
+ public:
+  explicit MessageHandlerBody(H handler) : handler_(std::move(handler)) {}
+  void run(KernelCore& core) override {
+    Packet in;
+    while (core_next(core, in)) {
+      HlcTimestamp merged;
+      core_begin(core, in, merged);
+      bool ok = false;
+      RINGKERNEL_DETAIL_TRY {
+        invoke(core, in, merged);
+        ok = true;
+      }
+      RINGKERNEL_DETAIL_CATCH_STD(e) { core_fault(core, in, RINGKERNEL_DETAIL_WHAT(e)); }
+      RINGKERNEL_DETAIL_CATCH_ALL { core_fault(core, in, "a non-std exception"); }
+      if (!ok) return;  // faulted: the worker stops; the runtime keeps running
+      core_done(core, in);
+    }
+  }
+  std::uint64_t input_type_id() const noexcept override { return message_type_id<In>(); }
+  std::size_t input_size() const noexcept override { return sizeof(In); }
+  const char* handler_name() const noexcept override { return typeid(H).name(); }
+  H& handler() noexcept { return handler_; }
+
+ private:
+  void invoke(KernelCore& core, const Packet& in, HlcTimestamp merged) {
+    const In msg = in.get<In>();
+    HandlerContext ctx = make_handler_context(core, merged, in.correlation_id);
+    if constexpr (std::is_void<Out>::value) {
+      if constexpr (takes_context) handler_(ctx, msg); else handler_(msg);
+    } else {
+      Out out = [&] {
+        if constexpr (takes_context) return static_cast<Out>(handler_(ctx, msg));
+        else return static_cast<Out>(handler_(msg));
+      }();
+      Packet p;
+      p.assign_message(out);
+      core_emit(core, std::move(p), in.correlation_id);
+    }
+  }
+  H handler_;
+};
+
+template <class F>
+class LoopBody final : public KernelBody {
+ public:
+  explicit LoopBody(F fn) : fn_(std::move(fn)) {}
+  void run(KernelCore& core) override {
+    KernelContext ctx = make_kernel_context(core);
+    Packet none;
+    RINGKERNEL_DETAIL_TRY { fn_(ctx); }
+    RINGKERNEL_DETAIL_CATCH_STD(e) { core_fault(core, none, RINGKERNEL_DETAIL_WHAT(e)); }
+    RINGKERNEL_DETAIL_CATCH_ALL { core_fault(core, none, "a non-std exception"); }
+  }
+  std::uint64_t input_type_id() const noexcept override { return 0; }
+  std::size_t input_size() const noexcept override { return 0; }
+  const char* handler_name() const noexcept override { return "loop kernel"; }
+
+ private:
+  F fn_;
+};
+
+/// Builds the body for any accepted handler: a message-handler functor or a callable taking
+/// KernelContext&.
+template <class H>
+std::unique_ptr<KernelBody> make_body(H handler) {
+  using D = std::decay_t<H>;
+  if constexpr (is_message_handler<D>::value) {
+    return std::unique_ptr<KernelBody>(new MessageHandlerBody<D>(std::move(handler)));
+  } else {
+    static_assert(std::is_invocable<D&, KernelContext&>::value,
+                  "a kernel is a message-handler functor (input_type, output_type, operator()) "
+                  "or a callable void(KernelContext&)");
+    return std::unique_ptr<KernelBody>(new LoopBody<D>(std::move(handler)));
+  }
+}
+
+/// Registry of named kernels (RINGKERNEL_KERNEL). Thread-safe.
+using KernelFactory = std::unique_ptr<KernelBody> (*)();
+RINGKERNEL_API void register_kernel(const char* name, KernelFactory factory);
+RINGKERNEL_API KernelFactory find_kernel(const std::string& name);
+RINGKERNEL_API std::vector<std::string> registered_kernel_names();
+
+struct KernelRegistrar {
+  KernelRegistrar(const char* name, KernelFactory factory) { register_kernel(name, factory); }
+};
+template <void (*Fn)(KernelContext&)>
+std::unique_ptr<KernelBody> loop_factory() {
+  return make_body(Fn);
+}
+template <class H>
+std::unique_ptr<KernelBody> handler_factory() {
+  return make_body(H{});
+}
+}  // namespace detail
+
+/// Defines and registers a loop kernel named `name`, found by `runtime.launch("name", options)`:
+///
+///     RINGKERNEL_KERNEL(echo) {
+///       while (!ctx.should_terminate())
+///         if (auto m = ctx.receive<Ping>(std::chrono::milliseconds(10))) ctx.send(*m);
+///     }
+#define RINGKERNEL_KERNEL(name)                                                                       \
+  static void ringkernel_kernel_fn_##name(::ringkernel::KernelContext& ctx);                          \
+  static const ::ringkernel::detail::KernelRegistrar ringkernel_kernel_reg_##name(                     \
+      #name, &::ringkernel::detail::loop_factory<&ringkernel_kernel_fn_##name>);                      \
+  static void ringkernel_kernel_fn_##name(::ringkernel::KernelContext& ctx)
+
+/// Registers the default-constructed message-handler functor type `Handler` under `name`.
+#define RINGKERNEL_HANDLER_KERNEL(name, Handler)                                                      \
+  static const ::ringkernel::detail::KernelRegistrar ringkernel_kernel_reg_##name(                     \
+      #name, &::ringkernel::detail::handler_factory<Handler>)
+
+// ============================================================================================
+// 11. Runtime                                                                       >>runtime
+// ============================================================================================
+
+/// Refers to a kernel inside a Runtime. Copyable (all copies refer to the same kernel) and
+/// thread-safe: any thread may send, receive, call and change the state concurrently.
+/// After the runtime shuts down, a handle reports Terminated and refuses messages.
+class KernelHandle {
+ public:
+  /// The kernel's id.
+  RINGKERNEL_API const std::string& id() const noexcept;
+
+  /// Sends `message` at the kernel's default priority. Throws Error(QueueFull) when full under
+  /// Reject (or Block timed out), KernelError(NotActive) when terminating/terminated,
+  /// KernelError(KernelFault) when faulted, Error(InvalidArgument) on a type mismatch or an
+  /// oversized payload.
+  template <class T>
+  void send(const T& message) { send(message, default_priority()); }
+  /// send() at `priority`.
+  template <class T>
+  void send(const T& message, Priority priority) {
+    detail::Packet p = typed_packet(message, priority);
+    throw_on(send_packet(std::move(p), default_send_timeout()));
+  }
+  /// Like send(), but returns the outcome and never throws.
+  template <class T>
+  SendStatus try_send(const T& message, Priority priority) noexcept {
+    detail::Packet p = typed_packet(message, priority);
+    return send_packet(std::move(p), default_send_timeout());
+  }
+  template <class T>
+  SendStatus try_send(const T& message) noexcept { return try_send(message, default_priority()); }
+  /// Sends a prebuilt envelope (its type id, priority, correlation and payload are kept).
+  RINGKERNEL_API void send_envelope(const MessageEnvelope& envelope);
+  /// Non-throwing send_envelope().
+  RINGKERNEL_API SendStatus try_send_envelope(const MessageEnvelope& envelope) noexcept;
+
+  /// The next output of type T (outputs of other types stay queued for their readers), or
+  /// nullopt after `timeout`.
+  template <class T>
+  std::optional<T> receive(std::chrono::nanoseconds timeout) {
+    detail::Packet p;
+    if (!receive_packet(p, message_type_id<T>(), timeout)) return std::nullopt;
+    return p.get<T>();
+  }
+  /// The next output of any type, as an envelope, or nullopt after `timeout`.
+  RINGKERNEL_API std::optional<MessageEnvelope> receive_envelope(std::chrono::nanoseconds timeout);
+
+  /// Sends `request` with a fresh CorrelationId and waits for the output carrying it. Safe
+  /// from many threads at once: each caller gets its own answer. Throws Error(Timeout)
+  /// after `timeout` (Block-strategy waiting for room counts against it), and what send() throws.
+  template <class Resp, class Req>
+  Resp call(const Req& request, std::chrono::nanoseconds timeout = std::chrono::seconds(30)) {
+    detail::Packet p = typed_packet(request, default_priority());
+    detail::Packet reply;
+    call_packet(std::move(p), reply, message_type_id<Resp>(), sizeof(Resp), timeout);
+    return reply.get<Resp>();
+  }
+
+  /// Launched/Deactivated → Active. KernelError(InvalidState) otherwise, naming both states.
+  RINGKERNEL_API void activate();
+  /// Active → Deactivated. Returns once the worker holds no message (message handlers), so
+  /// nothing is processed after it returns; queued messages wait. KernelError(InvalidState) otherwise.
+  RINGKERNEL_API void deactivate();
+  /// Alias of deactivate().
+  void suspend() { deactivate(); }
+  /// Alias of activate().
+  void resume() { activate(); }
+  /// Stops the kernel after the message in hand; queued messages are NOT processed: they stay
+  /// counted in status().queue_depth and drain_unprocessed() returns them. Idempotent.
+  /// Throws KernelError(Timeout) if the worker does not stop within the runtime's
+  /// termination_timeout (the kernel stays Terminating and is reported in the log).
+  RINGKERNEL_API void terminate();
+  /// After terminate(): removes and returns the messages that were never processed.
+  RINGKERNEL_API std::vector<MessageEnvelope> drain_unprocessed();
+
+  /// Current state.
+  RINGKERNEL_API KernelState state() const noexcept;
+  /// state() == Active.
+  bool is_active() const noexcept { return state() == KernelState::Active; }
+  /// Counters and latency now.
+  RINGKERNEL_API KernelStatus status() const;
+  /// The fault, when the kernel is Faulted.
+  RINGKERNEL_API std::optional<KernelFault> fault() const;
+  /// The kernel's telemetry block (shared layout with GPU backends).
+  RINGKERNEL_API TelemetrySnapshot telemetry() const noexcept;
+
+ private:
+  friend class Runtime;
+  explicit KernelHandle(std::shared_ptr<detail::KernelCore> core) noexcept : core_(std::move(core)) {}
+  template <class T>
+  detail::Packet typed_packet(const T& message, Priority priority) const noexcept {
+    static_assert(std::is_trivially_copyable<T>::value, "messages must be trivially copyable");
+    detail::Packet p;
+    p.type_id = message_type_id<T>();
+    p.size = sizeof(T);
+    p.priority = static_cast<std::uint8_t>(priority);
+    if (sizeof(T) <= detail::Packet::inline_capacity) {
+      std::memcpy(p.small, &message, sizeof(T));
+    } else {
+      p.assign(&message, sizeof(T));
+    }
+    return p;
+  }
+  RINGKERNEL_API Priority default_priority() const noexcept;
+  RINGKERNEL_API std::chrono::nanoseconds default_send_timeout() const noexcept;
+  RINGKERNEL_API SendStatus send_packet(detail::Packet&& p, std::chrono::nanoseconds timeout) noexcept;
+  RINGKERNEL_API void throw_on(SendStatus status) const;
+  RINGKERNEL_API bool receive_packet(detail::Packet& out, std::uint64_t type_id, std::chrono::nanoseconds timeout);
+  RINGKERNEL_API void call_packet(detail::Packet&& request, detail::Packet& reply, std::uint64_t reply_type,
+                                  std::size_t reply_size, std::chrono::nanoseconds timeout);
+  std::shared_ptr<detail::KernelCore> core_;
+};
+
+/// Runs kernels. Move-only; the destructor calls shutdown(). Thread-safe: launch, lookups and
+/// shutdown may be called from any thread.
+class Runtime {
+ public:
+  class Builder;
+  /// Starts a builder: `Runtime::builder().backend(Backend::Cpu).build()`.
+  static Builder builder();
+
+  Runtime(Runtime&&) noexcept;
+  Runtime& operator=(Runtime&&) noexcept;
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  RINGKERNEL_API ~Runtime();
+
+  /// Launches `handler` (a message-handler functor or a callable void(KernelContext&)) as
+  /// kernel `id`. Throws Error(InvalidArgument) if `id` is empty or already in use by a kernel
+  /// that is not Terminated, Error(Closed) after shutdown.
+  template <class H>
+  KernelHandle launch(const std::string& id, H&& handler, const LaunchOptions& options = LaunchOptions{}) {
+    return launch_body(id, detail::make_body(std::forward<H>(handler)), options);
+  }
+  /// Launches the kernel registered as `name` (RINGKERNEL_KERNEL) under the id `name`.
+  /// Throws KernelError(KernelNotFound) listing the registered names.
+  RINGKERNEL_API KernelHandle launch(const std::string& name, const LaunchOptions& options = LaunchOptions{});
+  /// The handle of kernel `id`, or KernelError(KernelNotFound).
+  RINGKERNEL_API KernelHandle kernel(const std::string& id) const;
+  /// Ids of all kernels, in launch order (terminated ones included until relaunched).
+  RINGKERNEL_API std::vector<std::string> list_kernels() const;
+  /// Runtime-wide counters.
+  RINGKERNEL_API RuntimeMetrics metrics() const;
+  /// The backend kernels run on.
+  RINGKERNEL_API Backend backend() const noexcept;
+  /// The runtime's clock (node id from the builder).
+  RINGKERNEL_API HlcClock& clock() noexcept;
+  /// Terminates every kernel and stops accepting launches. Idempotent; also run by the destructor.
+  RINGKERNEL_API void shutdown();
+
+ private:
+  explicit Runtime(std::shared_ptr<detail::RuntimeShared> shared) noexcept;
+  RINGKERNEL_API KernelHandle launch_body(const std::string& id, std::unique_ptr<detail::KernelBody> body,
+                                          const LaunchOptions& options);
+  std::shared_ptr<detail::RuntimeShared> shared_;
+};
+
+/// Configures and builds a Runtime. Value type.
+class Runtime::Builder {
+ public:
+  /// Backend to use (default Auto: CUDA, Vulkan, then CPU).
+  Builder& backend(Backend b) noexcept { backend_ = b; return *this; }
+  /// GPU device ordinal (default 0).
+  Builder& device(int ordinal) noexcept { device_ = ordinal; return *this; }
+  /// Runtime settings.
+  Builder& config(const RuntimeConfig& c) noexcept { config_ = c; return *this; }
+  /// Node id of the runtime's HLC (default 0).
+  Builder& node_id(std::uint32_t id) noexcept { node_id_ = id; return *this; }
+  /// Builds. Throws Error(BackendUnavailable) when the requested backend is not compiled in or
+  /// has no device (saying which), Error(InvalidArgument) for a negative device ordinal.
+  RINGKERNEL_API Runtime build() const;
+
+ private:
+  Backend backend_ = Backend::Auto;
+  int device_ = 0;
+  RuntimeConfig config_{};
+  std::uint32_t node_id_ = 0;
+};
+
+inline Runtime::Builder Runtime::builder() { return Builder{}; }
+inline Runtime::Runtime(Runtime&&) noexcept = default;
+inline Runtime& Runtime::operator=(Runtime&&) noexcept = default;
+
+// ============================================================================================
+// 12. Backends                                                                     >>backends
+// ============================================================================================
+
+/// A GPU backend plugs in by registering a provider (ringkernel_cuda.hpp and
+/// ringkernel_vulkan.hpp do it when included in the implementation TU). The CPU backend is
+/// built in and needs none.
+class BackendProvider {
+ public:
+  virtual ~BackendProvider() = default;
+  /// Which backend this is.
+  virtual Backend kind() const noexcept = 0;
+  /// Empty when device `ordinal` is usable, else why not (e.g. "no CUDA device: driver error 35").
+  virtual std::string probe(int ordinal) = 0;
+};
+/// Registers a provider (thread-safe; a second provider of the same kind replaces the first).
+RINGKERNEL_API void register_backend_provider(std::shared_ptr<BackendProvider> provider);
+/// The registered provider of `kind`, or null.
+RINGKERNEL_API std::shared_ptr<BackendProvider> find_backend_provider(Backend kind);
+
 }  // namespace RINGKERNEL_ABI_NAMESPACE
 }  // namespace ringkernel
 
 #endif  // RINGKERNEL_HPP
 
 // ============================================================================================
-// 10. Implementation                                                                  >>impl
+// 13. Implementation                                                                  >>impl
 // ============================================================================================
 // Outside the include guard, compiled once: in the TU that defines RINGKERNEL_IMPLEMENTATION.
 #if defined(RINGKERNEL_IMPLEMENTATION) && !defined(RINGKERNEL_IMPLEMENTATION_DONE)
@@ -1396,7 +2039,6 @@ HlcTimestamp HlcTimestamp::now(std::uint32_t node_id) noexcept {
 }
 
 namespace {
-constexpr std::uint64_t kHlcPhysicalMax = (std::uint64_t{1} << (64 - HlcClock::logical_bits)) - 1;
 constexpr std::uint64_t kHlcLogicalMask = (std::uint64_t{1} << HlcClock::logical_bits) - 1;
 inline HlcTimestamp hlc_from_state(std::uint64_t state, std::uint32_t node) noexcept {
   return HlcTimestamp{state >> HlcClock::logical_bits, static_cast<std::uint32_t>(state & kHlcLogicalMask), node};
@@ -1430,7 +2072,8 @@ HlcTimestamp HlcClock::now() const noexcept {
 
 Result<HlcTimestamp> HlcClock::try_update(const HlcTimestamp& remote) {
   const std::uint64_t wall_us = detail::wall_micros_coarse();
-  if (remote.physical > kHlcPhysicalMax || (remote.physical > wall_us && remote.physical - wall_us > max_drift_us_)) {
+  if (remote.physical > max_remote_physical ||
+      (remote.physical > wall_us && remote.physical - wall_us > max_drift_us_)) {
     return Result<HlcTimestamp>(
         ErrorCode::ClockDrift,
         "HlcClock::update: remote timestamp from node " + std::to_string(remote.node_id) + " is " +
@@ -1632,6 +2275,905 @@ MessageEnvelope MessageEnvelope::from_raw_bytes(const std::uint8_t* data, std::s
 }
 MessageEnvelope MessageEnvelope::from_raw_bytes(const std::vector<std::uint8_t>& bytes) {
   return parse(bytes.data(), bytes.size()).value();
+}
+
+
+// ---- kernel model and runtime -------------------------------------------------------------
+const char* to_string(KernelState state) noexcept {
+  switch (state) {
+    case KernelState::Created: return "Created";
+    case KernelState::Launched: return "Launched";
+    case KernelState::Active: return "Active";
+    case KernelState::Deactivated: return "Deactivated";
+    case KernelState::Terminating: return "Terminating";
+    case KernelState::Terminated: return "Terminated";
+    case KernelState::Faulted: return "Faulted";
+  }
+  return "Unknown";
+}
+const char* to_string(KernelMode mode) noexcept {
+  return mode == KernelMode::Persistent ? "Persistent" : mode == KernelMode::EventDriven ? "EventDriven" : "Unknown";
+}
+const char* to_string(Backend backend) noexcept {
+  switch (backend) {
+    case Backend::Auto: return "Auto";
+    case Backend::Cpu: return "Cpu";
+    case Backend::Cuda: return "Cuda";
+    case Backend::Vulkan: return "Vulkan";
+  }
+  return "Unknown";
+}
+const char* to_string(SendStatus status) noexcept {
+  switch (status) {
+    case SendStatus::Ok: return "Ok";
+    case SendStatus::QueueFull: return "QueueFull";
+    case SendStatus::NotActive: return "NotActive";
+    case SendStatus::KernelFaulted: return "KernelFaulted";
+    case SendStatus::TypeMismatch: return "TypeMismatch";
+    case SendStatus::TooLarge: return "TooLarge";
+    case SendStatus::ClockDrift: return "ClockDrift";
+  }
+  return "Unknown";
+}
+
+LaunchOptions& LaunchOptions::with_queue_capacity(std::size_t capacity) {
+  if (!detail::is_pow2(capacity) || capacity > (std::size_t{1} << 30))
+    detail::raise(ErrorCode::InvalidArgument, "LaunchOptions::with_queue_capacity: " + std::to_string(capacity) +
+                                                  " is not a power of two in 1..2^30");
+  queue_capacity_ = capacity;
+  return *this;
+}
+LaunchOptions& LaunchOptions::with_max_message_size(std::size_t bytes) {
+  if (bytes == 0 || bytes > MessageHeader::max_payload_size)
+    detail::raise(ErrorCode::InvalidArgument, "LaunchOptions::with_max_message_size: " + std::to_string(bytes) +
+                                                  " is outside 1.." + std::to_string(MessageHeader::max_payload_size));
+  max_message_size_ = bytes;
+  return *this;
+}
+LaunchOptions& LaunchOptions::with_block_size(std::uint32_t threads) {
+  if (threads == 0) detail::raise(ErrorCode::InvalidArgument, "LaunchOptions::with_block_size: must be > 0");
+  block_size_ = threads;
+  return *this;
+}
+LaunchOptions& LaunchOptions::with_grid_size(std::uint32_t blocks) {
+  if (blocks == 0) detail::raise(ErrorCode::InvalidArgument, "LaunchOptions::with_grid_size: must be > 0");
+  grid_size_ = blocks;
+  return *this;
+}
+LaunchOptions& LaunchOptions::with_send_timeout(std::chrono::nanoseconds timeout) {
+  if (timeout.count() < 0) detail::raise(ErrorCode::InvalidArgument, "LaunchOptions::with_send_timeout: must be >= 0");
+  send_timeout_ = timeout;
+  return *this;
+}
+
+namespace detail {
+namespace {
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+[[noreturn]] void raise_kernel(ErrorCode code, const std::string& message) {
+#if defined(RINGKERNEL_NO_EXCEPTIONS)
+  raise(code, message);
+#else
+  throw KernelError(code, message);
+#endif
+}
+}  // namespace
+
+struct RuntimeShared {
+  RuntimeConfig config;
+  Backend backend = Backend::Cpu;
+  HlcClock clock;
+  std::mutex mu;
+  std::vector<std::shared_ptr<KernelCore>> kernels;  // launch order
+  bool shut_down = false;
+  std::uint64_t total_launched = 0;
+  std::uint64_t next_number = 1;
+  RuntimeShared(const RuntimeConfig& c, Backend b, std::uint32_t node) : config(c), backend(b), clock(node) {}
+};
+
+struct PendingCall {
+  Packet reply;
+  std::atomic<bool> done{false};  // set under out_mu after `reply`; read lock-free while spinning
+};
+
+class KernelCore {
+ public:
+  KernelCore(std::shared_ptr<RuntimeShared> runtime, std::string kernel_id, std::uint64_t kernel_number,
+             std::unique_ptr<KernelBody> kernel_body, const LaunchOptions& opts)
+      : rt(std::move(runtime)),
+        id(std::move(kernel_id)),
+        number(kernel_number),
+        options(opts),
+        body(std::move(kernel_body)),
+        is_loop(body->input_type_id() == 0),
+        inbox(opts.queue_capacity(), opts.backpressure()),
+        control(new ControlBlock()),
+        telemetry(new TelemetryBuffer()) {}
+
+  ~KernelCore() {
+    if (!worker.joinable()) return;
+    if (worker.get_id() == std::this_thread::get_id()) worker.detach(); else worker.join();
+  }
+  KernelCore(const KernelCore&) = delete;
+  KernelCore& operator=(const KernelCore&) = delete;
+
+  std::shared_ptr<RuntimeShared> rt;
+  const std::string id;
+  const std::uint64_t number;
+  const LaunchOptions options;
+  const std::unique_ptr<KernelBody> body;
+  const bool is_loop;
+  PriorityInbox<Packet> inbox;
+  const std::unique_ptr<ControlBlock> control;
+  const std::unique_ptr<TelemetryBuffer> telemetry;
+
+  // Lifecycle: `state` is written under `mu`; `run`/`stop`/`handling` are the worker's flags.
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  KernelState state = KernelState::Created;
+  std::atomic<KernelState> state_fast{KernelState::Created};
+  std::atomic<bool> run{false};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> handling{false};
+  bool exited = false;  // under mu
+  std::thread worker;
+  std::atomic<std::thread::id> worker_id{};
+  std::optional<KernelFault> fault;  // under mu
+  // Worker-only: a message popped while a pause began, handed out first on resume.
+  std::optional<Packet> held;
+  std::atomic<std::uint64_t> held_count{0};
+
+  // Outputs and pending calls, under out_mu.
+  std::mutex out_mu;
+  std::condition_variable out_cv;        // an output arrived / a call completed / state changed
+  std::condition_variable out_not_full;  // the host took an output
+  std::deque<Packet> outputs;
+  std::atomic<std::size_t> outputs_count{0};  // outputs.size(), readable without the lock
+  std::vector<std::pair<std::uint64_t, PendingCall*>> pending;
+  int out_waiters = 0;
+
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> rejected{0};  // NotActive / KernelFaulted / TypeMismatch / TooLarge
+  std::atomic<std::uint64_t> outputs_emitted{0};
+  std::atomic<std::uint64_t> outputs_dropped{0};
+
+  void set_state(KernelState s) {  // caller holds mu
+    state = s;
+    state_fast.store(s, std::memory_order_release);
+  }
+  bool on_worker_thread() const noexcept { return worker_id.load() == std::this_thread::get_id(); }
+  void wake_everyone() {
+    inbox.interrupt();
+    cv.notify_all();
+    std::lock_guard<std::mutex> lk(out_mu);
+    out_cv.notify_all();
+    out_not_full.notify_all();
+  }
+  void hold(Packet&& p) {
+    held = std::move(p);
+    held_count.store(1, std::memory_order_relaxed);
+  }
+  bool take_held(Packet& out) {
+    if (!held) return false;
+    out = std::move(*held);
+    held.reset();
+    held_count.store(0, std::memory_order_relaxed);
+    return true;
+  }
+  // Spin briefly on the inbox, then park on it (interrupt() or a push wakes us).
+  bool pop_wait(Packet& out, std::chrono::nanoseconds park) {
+    if (inbox.try_pop(out)) return true;
+    const std::int64_t spin_end = steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(rt->config.spin_before_park).count();
+    while (steady_ns() < spin_end) {
+      if (inbox.approx_size() != 0 && inbox.try_pop(out)) return true;
+      if (!run.load(std::memory_order_relaxed) || stop.load(std::memory_order_relaxed)) return false;
+      for (int i = 0; i < 16; ++i) cpu_relax();
+    }
+    return inbox.pop(out, park);
+  }
+  // Blocks while not active. False when the worker must stop (or `deadline` passed).
+  bool wait_runnable(std::int64_t deadline_ns) {
+    if (run.load(std::memory_order_acquire)) return !stop.load(std::memory_order_acquire);
+    std::unique_lock<std::mutex> lk(mu);
+    auto ready = [&] { return run.load() || stop.load(); };
+    if (deadline_ns == std::numeric_limits<std::int64_t>::max()) {
+      cv.wait(lk, ready);
+    } else {
+      const std::int64_t left = deadline_ns - steady_ns();
+      if (left > 0) cv.wait_for(lk, std::chrono::nanoseconds(left), ready);
+    }
+    return run.load() && !stop.load();
+  }
+  // Dekker handshake with deactivate(): the worker marks itself handling, then re-checks `run`;
+  // deactivate clears `run`, then waits for handling == false. Both seq_cst, so one sees the other.
+  bool claim(Packet& p) {
+    handling.store(true, std::memory_order_seq_cst);
+    if (!run.load(std::memory_order_seq_cst) || stop.load(std::memory_order_seq_cst)) {
+      handling.store(false, std::memory_order_seq_cst);
+      hold(std::move(p));
+      return false;
+    }
+    return true;
+  }
+  HlcTimestamp merge(const Packet& in) {
+    Result<HlcTimestamp> r = rt->clock.try_update(in.timestamp);
+    return r ? r.value() : rt->clock.tick();
+  }
+  void account_done(const Packet& in, HlcTimestamp merged) {
+    const std::int64_t latency = steady_ns() - in.enqueued_ns;
+    telemetry->record_processed(latency > 0 ? static_cast<std::uint64_t>(latency) : 0,
+                                static_cast<std::int64_t>(merged.physical));
+    control->add_processed(1, static_cast<std::int64_t>(merged.physical));
+  }
+  void deliver(Packet&& out, std::uint64_t correlation) {
+    out.correlation_id = correlation;
+    out.source_kernel = number;
+    out.timestamp = rt->clock.tick();
+    out.message_id = MessageId::generate().value;
+    outputs_emitted.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock<std::mutex> lk(out_mu);
+    if (correlation != 0) {
+      for (auto& entry : pending) {
+        if (entry.first == correlation && !entry.second->done.load(std::memory_order_relaxed)) {
+          entry.second->reply = std::move(out);
+          entry.second->done.store(true, std::memory_order_release);
+          out_cv.notify_all();
+          return;
+        }
+      }
+    }
+    while (outputs.size() >= options.queue_capacity()) {
+      if (stop.load()) {
+        outputs_dropped.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      out_not_full.wait_for(lk, std::chrono::milliseconds(10));
+    }
+    outputs.push_back(std::move(out));
+    outputs_count.store(outputs.size(), std::memory_order_release);
+    if (out_waiters != 0) out_cv.notify_all();
+  }
+  // Host side: spin briefly for `ready` before parking on a condition variable, so that a
+  // reply arriving within microseconds costs no futex round trip.
+  template <class Ready>
+  void spin_for(Ready ready) const {
+    const std::int64_t end = steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(rt->config.spin_before_park).count();
+    while (!ready() && steady_ns() < end)
+      for (int i = 0; i < 16; ++i) cpu_relax();
+  }
+  void record_fault(const Packet& in, const char* what) {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      if (state == KernelState::Faulted) return;
+      MessageHeader h = MessageHeader::create(in.type_id, in.source_kernel, number, in.size, in.timestamp);
+      h.correlation_id = in.correlation_id;
+      h.priority = in.priority;
+      MessageEnvelope env(h, std::vector<std::uint8_t>(in.data(), in.data() + in.size));
+      fault = KernelFault{what, std::move(env)};
+      errors.fetch_add(1, std::memory_order_relaxed);
+      control->add_error();
+      telemetry->set_error(ErrorCode::KernelFault);
+      if (state != KernelState::Terminating) set_state(KernelState::Faulted);
+      run.store(false);
+      handling.store(false);
+    }
+    log(LogLevel::Warn, "kernel '" + id + "' faulted: " + what);
+    wake_everyone();
+  }
+  // Stops the worker; false if it did not stop within the timeout. Never throws.
+  bool terminate_quietly(std::string& why) {
+    {
+      std::unique_lock<std::mutex> lk(mu);
+      if (state == KernelState::Terminated) {
+        lk.unlock();
+        if (worker.joinable() && !on_worker_thread()) worker.join();
+        return true;
+      }
+      if (state != KernelState::Faulted) set_state(KernelState::Terminating);
+      stop.store(true);
+      run.store(false);
+      control->request_terminate();
+      control->set_active(false);
+    }
+    inbox.close();
+    wake_everyone();
+    if (on_worker_thread()) return true;  // the worker finishes its message, then exits
+    std::unique_lock<std::mutex> lk(mu);
+    if (!cv.wait_for(lk, rt->config.termination_timeout, [&] { return exited; })) {
+      why = "kernel '" + id + "' did not stop within " + std::to_string(rt->config.termination_timeout.count()) +
+            " ms (its handler may be stuck); it stays Terminating";
+      return false;
+    }
+    lk.unlock();
+    if (worker.joinable()) worker.join();
+    lk.lock();
+    set_state(KernelState::Terminated);
+    control->set_termination_state(1);
+    return true;
+  }
+};
+
+bool core_next(KernelCore& core, Packet& out) {
+  for (;;) {
+    if (!core.wait_runnable(std::numeric_limits<std::int64_t>::max())) {
+      if (core.stop.load()) return false;
+      continue;
+    }
+    if (!core.take_held(out) && !core.pop_wait(out, std::chrono::milliseconds(200))) continue;
+    if (core.claim(out)) return true;
+  }
+}
+void core_begin(KernelCore& core, const Packet& in, HlcTimestamp& merged) { merged = core.merge(in); }
+void core_done(KernelCore& core, const Packet& in) {
+  core.account_done(in, core.rt->clock.now());
+  core.handling.store(false, std::memory_order_seq_cst);
+}
+void core_fault(KernelCore& core, const Packet& in, const char* what) { core.record_fault(in, what); }
+void core_emit(KernelCore& core, Packet&& out, std::uint64_t correlation) { core.deliver(std::move(out), correlation); }
+HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation) noexcept {
+  return HandlerContext(core, ts, correlation);
+}
+KernelContext make_kernel_context(KernelCore& core) noexcept { return KernelContext(core); }
+
+// Registry of named kernels; a function-local static so registration from static
+// initializers in any TU is safe.
+namespace {
+struct KernelRegistry {
+  std::mutex mu;
+  std::vector<std::pair<std::string, KernelFactory>> entries;
+};
+KernelRegistry& kernel_registry() {
+  static KernelRegistry r;
+  return r;
+}
+struct ProviderRegistry {
+  std::mutex mu;
+  std::vector<std::shared_ptr<BackendProvider>> providers;
+};
+ProviderRegistry& provider_registry() {
+  static ProviderRegistry r;
+  return r;
+}
+}  // namespace
+
+void register_kernel(const char* name, KernelFactory factory) {
+  KernelRegistry& r = kernel_registry();
+  std::lock_guard<std::mutex> lk(r.mu);
+  for (auto& e : r.entries)
+    if (e.first == name) {
+      e.second = factory;
+      return;
+    }
+  r.entries.emplace_back(name, factory);
+}
+KernelFactory find_kernel(const std::string& name) {
+  KernelRegistry& r = kernel_registry();
+  std::lock_guard<std::mutex> lk(r.mu);
+  for (auto& e : r.entries)
+    if (e.first == name) return e.second;
+  return nullptr;
+}
+std::vector<std::string> registered_kernel_names() {
+  KernelRegistry& r = kernel_registry();
+  std::lock_guard<std::mutex> lk(r.mu);
+  std::vector<std::string> names;
+  for (auto& e : r.entries) names.push_back(e.first);
+  return names;
+}
+}  // namespace detail
+
+void register_backend_provider(std::shared_ptr<BackendProvider> provider) {
+  if (!provider) detail::raise(ErrorCode::InvalidArgument, "register_backend_provider: null provider");
+  auto& r = detail::provider_registry();
+  std::lock_guard<std::mutex> lk(r.mu);
+  for (auto& p : r.providers)
+    if (p->kind() == provider->kind()) {
+      p = std::move(provider);
+      return;
+    }
+  r.providers.push_back(std::move(provider));
+}
+std::shared_ptr<BackendProvider> find_backend_provider(Backend kind) {
+  auto& r = detail::provider_registry();
+  std::lock_guard<std::mutex> lk(r.mu);
+  for (auto& p : r.providers)
+    if (p->kind() == kind) return p;
+  return nullptr;
+}
+
+// ---- contexts ----------------------------------------------------------------------------
+const std::string& HandlerContext::kernel_id() const noexcept { return core_.id; }
+HlcTimestamp HandlerContext::now() noexcept { return core_.rt->clock.tick(); }
+void HandlerContext::emit_packet(detail::Packet&& p) { core_.deliver(std::move(p), correlation_); }
+
+const std::string& KernelContext::kernel_id() const noexcept { return core_.id; }
+bool KernelContext::should_terminate() const noexcept { return core_.stop.load(std::memory_order_acquire); }
+bool KernelContext::is_active() const noexcept { return core_.run.load(std::memory_order_acquire); }
+bool KernelContext::wait_active(std::chrono::nanoseconds timeout) {
+  const std::int64_t deadline = timeout == std::chrono::nanoseconds::max()
+                                    ? std::numeric_limits<std::int64_t>::max()
+                                    : detail::steady_ns() + timeout.count();
+  return core_.wait_runnable(deadline);
+}
+bool KernelContext::receive_packet(detail::Packet& out, std::chrono::nanoseconds timeout) {
+  const std::int64_t deadline = detail::steady_ns() + std::min<std::int64_t>(timeout.count(), std::int64_t{1} << 60);
+  for (;;) {
+    if (core_.stop.load()) return false;
+    if (!core_.wait_runnable(deadline)) return false;
+    const std::int64_t left = deadline - detail::steady_ns();
+    if (left <= 0 && !core_.held && core_.inbox.approx_size() == 0) return false;
+    if (!core_.take_held(out) && !core_.pop_wait(out, std::chrono::nanoseconds(std::max<std::int64_t>(left, 0)))) {
+      if (detail::steady_ns() >= deadline) return false;
+      continue;
+    }
+    if (!core_.claim(out)) continue;
+    const HlcTimestamp merged = core_.merge(out);
+    core_.account_done(out, merged);
+    core_.handling.store(false, std::memory_order_seq_cst);
+    last_correlation_ = out.correlation_id;
+    return true;
+  }
+}
+std::optional<MessageEnvelope> KernelContext::receive_envelope(std::chrono::nanoseconds timeout) {
+  detail::Packet p;
+  if (!receive_packet(p, timeout)) return std::nullopt;
+  MessageHeader h = MessageHeader::create(p.type_id, p.source_kernel, core_.number, p.size, p.timestamp);
+  h.correlation_id = p.correlation_id;
+  h.priority = p.priority;
+  h.message_id = p.message_id;
+  return MessageEnvelope(h, std::vector<std::uint8_t>(p.data(), p.data() + p.size));
+}
+void KernelContext::send_packet(detail::Packet&& p) { core_.deliver(std::move(p), last_correlation_); }
+HlcTimestamp KernelContext::now() noexcept { return core_.rt->clock.tick(); }
+void KernelContext::type_mismatch(detail::Packet& p, std::uint64_t want, std::size_t want_size) {
+  const std::string what = "loop kernel '" + core_.id + "' received a message of type " + std::to_string(p.type_id) +
+                           " (" + std::to_string(p.size) + " bytes) where it expected type " + std::to_string(want) +
+                           " (" + std::to_string(want_size) + " bytes)";
+  core_.record_fault(p, what.c_str());
+  detail::raise_kernel(ErrorCode::KernelFault, what);
+}
+
+// ---- KernelHandle ------------------------------------------------------------------------
+namespace {
+detail::Packet packet_from_envelope(const MessageEnvelope& e) {
+  detail::Packet p;
+  const MessageHeader& h = e.header();
+  p.type_id = h.type_id;
+  p.correlation_id = h.correlation_id;
+  p.source_kernel = h.source_kernel;
+  p.message_id = h.message_id;
+  p.timestamp = h.timestamp;
+  p.priority = h.priority;
+  p.assign(e.payload().data(), e.payload().size());
+  return p;
+}
+MessageEnvelope envelope_from_packet(const detail::Packet& p, std::uint64_t dest) {
+  MessageHeader h = MessageHeader::create(p.type_id, p.source_kernel, dest, p.size, p.timestamp);
+  h.correlation_id = p.correlation_id;
+  h.priority = p.priority;
+  if (p.message_id != 0) h.message_id = p.message_id;
+  return MessageEnvelope(h, std::vector<std::uint8_t>(p.data(), p.data() + p.size));
+}
+}  // namespace
+
+const std::string& KernelHandle::id() const noexcept { return core_->id; }
+Priority KernelHandle::default_priority() const noexcept { return core_->options.priority(); }
+std::chrono::nanoseconds KernelHandle::default_send_timeout() const noexcept { return core_->options.send_timeout(); }
+
+SendStatus KernelHandle::send_packet(detail::Packet&& p, std::chrono::nanoseconds timeout) noexcept {
+  detail::KernelCore& k = *core_;
+  if (!k.is_loop && (p.type_id != k.body->input_type_id() || p.size != k.body->input_size())) {
+    k.rejected.fetch_add(1, std::memory_order_relaxed);
+    return SendStatus::TypeMismatch;
+  }
+  if (p.size > k.options.max_message_size()) {
+    k.rejected.fetch_add(1, std::memory_order_relaxed);
+    return SendStatus::TooLarge;
+  }
+  const KernelState st = k.state_fast.load(std::memory_order_acquire);
+  if (st == KernelState::Faulted || st == KernelState::Terminating || st == KernelState::Terminated) {
+    k.rejected.fetch_add(1, std::memory_order_relaxed);
+    return st == KernelState::Faulted ? SendStatus::KernelFaulted : SendStatus::NotActive;
+  }
+  if (p.timestamp == HlcTimestamp{}) {
+    p.timestamp = k.rt->clock.tick();
+  } else if (!k.rt->clock.try_update(p.timestamp)) {
+    k.rejected.fetch_add(1, std::memory_order_relaxed);
+    return SendStatus::ClockDrift;
+  }
+  if (p.message_id == 0) p.message_id = MessageId::generate().value;
+  p.enqueued_ns = detail::steady_ns();
+  const auto priority = static_cast<Priority>(p.priority);
+  switch (k.inbox.push(std::move(p), priority, timeout)) {
+    case EnqueueStatus::Enqueued:
+      return SendStatus::Ok;
+    case EnqueueStatus::EnqueuedDroppedOldest:
+      k.telemetry->record_dropped(1);
+      return SendStatus::Ok;
+    case EnqueueStatus::Full:
+      return SendStatus::QueueFull;
+    case EnqueueStatus::Closed:
+      return SendStatus::NotActive;
+  }
+  return SendStatus::NotActive;
+}
+
+void KernelHandle::throw_on(SendStatus status) const {
+  const std::string who = "send to kernel '" + core_->id + "': ";
+  switch (status) {
+    case SendStatus::Ok:
+      return;
+    case SendStatus::QueueFull:
+      detail::raise(ErrorCode::QueueFull, who + "inbox full (" + std::to_string(core_->options.queue_capacity()) +
+                                              " messages, strategy " + to_string(core_->options.backpressure()) + ")");
+    case SendStatus::NotActive:
+      detail::raise_kernel(ErrorCode::NotActive,
+                           who + "the kernel is " + to_string(state()) + " and accepts no messages");
+    case SendStatus::KernelFaulted:
+      detail::raise_kernel(ErrorCode::KernelFault, who + "the kernel faulted; terminate it");
+    case SendStatus::TypeMismatch:
+      detail::raise(ErrorCode::InvalidArgument,
+                    who + "its handler takes message type " + std::to_string(core_->body->input_type_id()) + " (" +
+                        std::to_string(core_->body->input_size()) + " bytes)");
+    case SendStatus::TooLarge:
+      detail::raise(ErrorCode::InvalidArgument, who + "payload above the kernel's max message size of " +
+                                                    std::to_string(core_->options.max_message_size()) + " bytes");
+    case SendStatus::ClockDrift:
+      detail::raise(ErrorCode::ClockDrift, who + "the envelope's timestamp is ahead of the clock by more than its max drift");
+  }
+  detail::raise(ErrorCode::Internal, who + "unknown send status");
+}
+
+void KernelHandle::send_envelope(const MessageEnvelope& envelope) {
+  throw_on(send_packet(packet_from_envelope(envelope), default_send_timeout()));
+}
+SendStatus KernelHandle::try_send_envelope(const MessageEnvelope& envelope) noexcept {
+  return send_packet(packet_from_envelope(envelope), default_send_timeout());
+}
+
+bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, std::chrono::nanoseconds timeout) {
+  detail::KernelCore& k = *core_;
+  k.spin_for([&] { return k.outputs_count.load(std::memory_order_acquire) != 0; });
+  std::unique_lock<std::mutex> lk(k.out_mu);
+  auto find = [&] {
+    for (auto it = k.outputs.begin(); it != k.outputs.end(); ++it)
+      if (type_id == 0 || it->type_id == type_id) return it;
+    return k.outputs.end();
+  };
+  auto it = find();
+  if (it == k.outputs.end()) {
+    ++k.out_waiters;
+    k.out_cv.wait_for(lk, timeout, [&] { return (it = find()) != k.outputs.end(); });
+    --k.out_waiters;
+  }
+  if (it == k.outputs.end()) return false;
+  out = std::move(*it);
+  k.outputs.erase(it);
+  k.outputs_count.store(k.outputs.size(), std::memory_order_release);
+  k.out_not_full.notify_one();
+  return true;
+}
+std::optional<MessageEnvelope> KernelHandle::receive_envelope(std::chrono::nanoseconds timeout) {
+  detail::Packet p;
+  if (!receive_packet(p, 0, timeout)) return std::nullopt;
+  return envelope_from_packet(p, 0);
+}
+
+void KernelHandle::call_packet(detail::Packet&& request, detail::Packet& reply, std::uint64_t reply_type,
+                               std::size_t reply_size, std::chrono::nanoseconds timeout) {
+  detail::KernelCore& k = *core_;
+  const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
+  const std::uint64_t cid = CorrelationId::generate().value;
+  request.correlation_id = cid;
+  detail::PendingCall call;
+  {
+    std::lock_guard<std::mutex> lk(k.out_mu);
+    k.pending.emplace_back(cid, &call);
+  }
+  auto unregister = [&] {
+    for (auto it = k.pending.begin(); it != k.pending.end(); ++it)
+      if (it->first == cid) {
+        k.pending.erase(it);
+        break;
+      }
+  };
+  const SendStatus st = send_packet(std::move(request), timeout);
+  if (st != SendStatus::Ok) {
+    {
+      std::lock_guard<std::mutex> lk(k.out_mu);
+      unregister();
+    }
+    throw_on(st);
+  }
+  k.spin_for([&] { return call.done.load(std::memory_order_acquire); });
+  std::unique_lock<std::mutex> lk(k.out_mu);
+  ++k.out_waiters;
+  k.out_cv.wait_until(lk, deadline, [&] {
+    const KernelState s = k.state_fast.load();
+    return call.done.load() || s == KernelState::Faulted || s == KernelState::Terminating || s == KernelState::Terminated;
+  });
+  --k.out_waiters;
+  unregister();
+  if (!call.done.load()) {
+    lk.unlock();
+    const KernelState s = state();
+    if (s == KernelState::Faulted)
+      detail::raise_kernel(ErrorCode::KernelFault, "call to kernel '" + k.id + "': the kernel faulted before replying");
+    if (s == KernelState::Terminating || s == KernelState::Terminated)
+      detail::raise_kernel(ErrorCode::NotActive, "call to kernel '" + k.id + "': the kernel stopped before replying");
+    detail::raise(ErrorCode::Timeout, "call to kernel '" + k.id + "' timed out after " +
+                                          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+                                          " ms without a reply");
+  }
+  if (call.reply.type_id != reply_type || call.reply.size != reply_size) {
+    const std::string got = std::to_string(call.reply.type_id);
+    k.outputs.push_back(std::move(call.reply));  // not lost: receivable as an ordinary output
+    k.outputs_count.store(k.outputs.size(), std::memory_order_release);
+    lk.unlock();
+    detail::raise(ErrorCode::InvalidMessage, "call to kernel '" + k.id + "': the reply has type " + got +
+                                                 ", not the requested type " + std::to_string(reply_type) +
+                                                 " (the reply was queued as an ordinary output)");
+  }
+  reply = std::move(call.reply);
+}
+
+void KernelHandle::activate() {
+  detail::KernelCore& k = *core_;
+  {
+    std::lock_guard<std::mutex> lk(k.mu);
+    if (k.state != KernelState::Launched && k.state != KernelState::Deactivated)
+      detail::raise_kernel(ErrorCode::InvalidState, "activate kernel '" + k.id + "': illegal transition " +
+                                                        to_string(k.state) + " -> Active (allowed from Launched or Deactivated)");
+    k.set_state(KernelState::Active);
+    k.run.store(true, std::memory_order_seq_cst);
+    k.control->set_active(true);
+  }
+  k.cv.notify_all();
+}
+
+void KernelHandle::deactivate() {
+  detail::KernelCore& k = *core_;
+  {
+    std::lock_guard<std::mutex> lk(k.mu);
+    if (k.state != KernelState::Active)
+      detail::raise_kernel(ErrorCode::InvalidState, "deactivate kernel '" + k.id + "': illegal transition " +
+                                                        to_string(k.state) + " -> Deactivated (allowed from Active)");
+    k.set_state(KernelState::Deactivated);
+    k.run.store(false, std::memory_order_seq_cst);
+    k.control->set_active(false);
+  }
+  k.inbox.interrupt();
+  if (k.is_loop || k.on_worker_thread()) return;
+  // Wait until the worker holds no message (see KernelCore::claim).
+  const auto give_up = std::chrono::steady_clock::now() + k.rt->config.termination_timeout;
+  while (k.handling.load(std::memory_order_seq_cst)) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      detail::log(LogLevel::Warn, "deactivate kernel '" + k.id + "': the handler is still running after " +
+                                      std::to_string(k.rt->config.termination_timeout.count()) + " ms");
+      return;
+    }
+    std::this_thread::yield();
+  }
+}
+
+void KernelHandle::terminate() {
+  std::string why;
+  if (!core_->terminate_quietly(why)) detail::raise_kernel(ErrorCode::Timeout, "terminate: " + why);
+}
+
+std::vector<MessageEnvelope> KernelHandle::drain_unprocessed() {
+  detail::KernelCore& k = *core_;
+  {
+    std::lock_guard<std::mutex> lk(k.mu);
+    if (k.state != KernelState::Terminated)
+      detail::raise_kernel(ErrorCode::InvalidState, "drain_unprocessed on kernel '" + k.id + "': it is " +
+                                                        to_string(k.state) + "; terminate it first");
+  }
+  std::vector<MessageEnvelope> out;
+  detail::Packet p;
+  if (k.take_held(p)) out.push_back(envelope_from_packet(p, k.number));
+  for (detail::Packet& q : k.inbox.drain()) out.push_back(envelope_from_packet(q, k.number));
+  return out;
+}
+
+KernelState KernelHandle::state() const noexcept { return core_->state_fast.load(std::memory_order_acquire); }
+
+KernelStatus KernelHandle::status() const {
+  detail::KernelCore& k = *core_;
+  KernelStatus s;
+  s.id = k.id;
+  s.state = state();
+  s.mode = k.options.mode();
+  const InboxStats in = k.inbox.stats();
+  const TelemetrySnapshot t = k.telemetry->snapshot();
+  s.messages_received = in.enqueued;
+  s.messages_processed = t.messages_processed;
+  s.messages_dropped = in.dropped;
+  s.messages_rejected = in.rejected + k.rejected.load();
+  s.queue_depth = in.depth + k.held_count.load();
+  s.errors = k.errors.load();
+  s.outputs_dropped = k.outputs_dropped.load();
+  {
+    std::lock_guard<std::mutex> lk(k.out_mu);
+    s.outputs_pending = k.outputs.size();
+  }
+  s.min_latency_ns = t.min_latency_ns;
+  s.max_latency_ns = t.max_latency_ns;
+  s.avg_latency_ns = t.avg_latency_ns();
+  s.last_activity_us = t.last_processed_timestamp;
+  return s;
+}
+
+std::optional<KernelFault> KernelHandle::fault() const {
+  std::lock_guard<std::mutex> lk(core_->mu);
+  return core_->fault;
+}
+TelemetrySnapshot KernelHandle::telemetry() const noexcept { return core_->telemetry->snapshot(); }
+
+// ---- Runtime -----------------------------------------------------------------------------
+Runtime::Runtime(std::shared_ptr<detail::RuntimeShared> shared) noexcept : shared_(std::move(shared)) {}
+
+Runtime::~Runtime() {
+  if (!shared_) return;
+  shutdown();
+  std::lock_guard<std::mutex> lk(shared_->mu);
+  shared_->kernels.clear();  // handles may outlive the runtime; they keep their kernel alive
+}
+
+KernelHandle Runtime::launch_body(const std::string& id, std::unique_ptr<detail::KernelBody> body,
+                                  const LaunchOptions& options) {
+  if (!shared_) detail::raise(ErrorCode::Closed, "launch: this Runtime was moved from");
+  if (id.empty()) detail::raise(ErrorCode::InvalidArgument, "launch: the kernel id must not be empty");
+  detail::RuntimeShared& rt = *shared_;
+  if (rt.backend != Backend::Cpu)
+    detail::raise_kernel(ErrorCode::BackendUnavailable,
+                         std::string("launch '") + id + "': handler " + body->handler_name() + " has no device code for the " +
+                             to_string(rt.backend) + " backend in this program");
+  std::shared_ptr<detail::KernelCore> core;
+  {
+    std::lock_guard<std::mutex> lk(rt.mu);
+    if (rt.shut_down) detail::raise(ErrorCode::Closed, "launch '" + id + "': the runtime is shut down");
+    for (auto it = rt.kernels.begin(); it != rt.kernels.end(); ++it) {
+      if ((*it)->id != id) continue;
+      if ((*it)->state_fast.load() != KernelState::Terminated)
+        detail::raise(ErrorCode::InvalidArgument, "launch '" + id + "': a kernel with this id is already " +
+                                                      to_string((*it)->state_fast.load()));
+      rt.kernels.erase(it);
+      break;
+    }
+    core = std::make_shared<detail::KernelCore>(shared_, id, rt.next_number++, std::move(body), options);
+    rt.kernels.push_back(core);
+    ++rt.total_launched;
+  }
+  {
+    std::lock_guard<std::mutex> lk(core->mu);
+    core->set_state(KernelState::Launched);
+  }
+  detail::KernelCore* raw = core.get();
+  core->worker = std::thread([keep = core, raw] {
+    raw->worker_id.store(std::this_thread::get_id());
+    raw->body->run(*raw);
+    std::lock_guard<std::mutex> lk(raw->mu);
+    raw->exited = true;
+    raw->handling.store(false);
+    if (raw->state == KernelState::Active || raw->state == KernelState::Deactivated ||
+        raw->state == KernelState::Launched) {
+      // A loop kernel that returned on its own: it is done.
+      raw->set_state(KernelState::Terminated);
+      raw->control->set_termination_state(1);
+      raw->inbox.close();
+    }
+    raw->cv.notify_all();
+    (void)keep;
+  });
+  KernelHandle handle(core);
+  if (options.auto_activate()) handle.activate();
+  return handle;
+}
+
+KernelHandle Runtime::launch(const std::string& name, const LaunchOptions& options) {
+  detail::KernelFactory factory = detail::find_kernel(name);
+  if (factory == nullptr) {
+    std::string known;
+    for (const std::string& n : detail::registered_kernel_names()) known += (known.empty() ? "" : ", ") + n;
+    detail::raise_kernel(ErrorCode::KernelNotFound, "launch: no kernel registered as '" + name + "' (registered: " +
+                                                        (known.empty() ? std::string("none") : known) + ")");
+  }
+  return launch_body(name, factory(), options);
+}
+
+KernelHandle Runtime::kernel(const std::string& id) const {
+  std::lock_guard<std::mutex> lk(shared_->mu);
+  for (auto& k : shared_->kernels)
+    if (k->id == id) return KernelHandle(k);
+  detail::raise_kernel(ErrorCode::KernelNotFound, "no kernel with id '" + id + "'");
+}
+
+std::vector<std::string> Runtime::list_kernels() const {
+  std::lock_guard<std::mutex> lk(shared_->mu);
+  std::vector<std::string> ids;
+  for (auto& k : shared_->kernels) ids.push_back(k->id);
+  return ids;
+}
+
+RuntimeMetrics Runtime::metrics() const {
+  std::vector<std::shared_ptr<detail::KernelCore>> kernels;
+  RuntimeMetrics m;
+  {
+    std::lock_guard<std::mutex> lk(shared_->mu);
+    kernels = shared_->kernels;
+    m.total_launched = shared_->total_launched;
+  }
+  for (auto& k : kernels) {
+    const InboxStats in = k->inbox.stats();
+    if (k->state_fast.load() == KernelState::Active) ++m.active_kernels;
+    if (k->state_fast.load() == KernelState::Faulted || k->errors.load() != 0) ++m.faults;
+    m.messages_in += in.enqueued;
+    m.messages_dropped += in.dropped + k->outputs_dropped.load();
+    m.messages_out += k->outputs_emitted.load();
+  }
+  return m;
+}
+
+Backend Runtime::backend() const noexcept { return shared_->backend; }
+HlcClock& Runtime::clock() noexcept { return shared_->clock; }
+
+void Runtime::shutdown() {
+  if (!shared_) return;
+  std::vector<std::shared_ptr<detail::KernelCore>> kernels;
+  {
+    std::lock_guard<std::mutex> lk(shared_->mu);
+    shared_->shut_down = true;
+    kernels = shared_->kernels;
+  }
+  for (auto& k : kernels) {
+    std::string why;
+    if (!k->terminate_quietly(why)) {
+      detail::log(LogLevel::Error, "shutdown: " + why + "; detaching its worker thread");
+      if (k->worker.joinable()) k->worker.detach();
+    }
+  }
+}
+
+Runtime Runtime::Builder::build() const {
+  if (device_ < 0)
+    detail::raise(ErrorCode::InvalidArgument, "Runtime::Builder::device: ordinal " + std::to_string(device_) + " is negative");
+  Backend chosen = Backend::Cpu;
+  if (backend_ == Backend::Cuda || backend_ == Backend::Vulkan) {
+    std::shared_ptr<BackendProvider> p = find_backend_provider(backend_);
+    if (!p)
+      detail::raise(ErrorCode::BackendUnavailable,
+                    std::string("Runtime: the ") + to_string(backend_) + " backend is not compiled into this program (" +
+                        (backend_ == Backend::Cuda ? "include ringkernel_cuda.hpp in a .cu file built by nvcc"
+                                                   : "include ringkernel_vulkan.hpp with the Vulkan SDK and volk") +
+                        ")");
+    const std::string why = p->probe(device_);
+    if (!why.empty())
+      detail::raise(ErrorCode::BackendUnavailable, std::string("Runtime: the ") + to_string(backend_) +
+                                                       " backend cannot use device " + std::to_string(device_) + ": " + why);
+    chosen = backend_;
+  } else if (backend_ == Backend::Auto) {
+    for (Backend b : {Backend::Cuda, Backend::Vulkan}) {
+      std::shared_ptr<BackendProvider> p = find_backend_provider(b);
+      const std::string why = p ? p->probe(device_) : std::string("not compiled in");
+      if (p && why.empty()) {
+        chosen = b;
+        break;
+      }
+      detail::log(LogLevel::Info, std::string("Backend::Auto: skipping ") + to_string(b) + ": " + why);
+    }
+    if (chosen == Backend::Cpu) detail::log(LogLevel::Info, "Backend::Auto: using the CPU backend");
+  }
+  return Runtime(std::make_shared<detail::RuntimeShared>(config_, chosen, node_id_));
 }
 
 }  // namespace RINGKERNEL_ABI_NAMESPACE
