@@ -1037,6 +1037,15 @@ class PriorityInbox {
     take_front(out);
     return true;
   }
+  /// Takes the next message only if its priority is strictly above `floor`; false otherwise.
+  /// Lets a consumer that already holds a message of priority `floor` serve newer, more
+  /// urgent ones first without putting its own back.
+  bool try_pop_above(T& out, Priority floor) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (depth_ == 0 || highest_lane() <= static_cast<int>(floor)) return false;
+    take_front(out);
+    return true;
+  }
   /// Appends up to `max_count` messages, in service order, to `out`; returns how many.
   std::size_t try_pop_batch(std::vector<T>& out, std::size_t max_count) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1401,7 +1410,12 @@ class LaunchOptions {
 };
 
 /// A kernel's counters at one moment. Accounting: messages_received == messages_processed +
-/// messages_dropped + queue_depth + (1 if faulted on a message), exactly.
+/// messages_dropped + queue_depth + (1 if faulted on a message), exactly whenever the handler is
+/// between messages (a message in the handler is in none of the terms until it returns; the
+/// counters are read one by one, not as one atomic snapshot). A handler's return value is
+/// published after its input is counted as processed; outputs sent with ctx.emit() during the
+/// handler can be seen before. The output queue holds as many messages as the inbox: when the
+/// host does not receive, a full output queue blocks the handler (backpressure, not loss).
 struct KernelStatus {
   std::string id;
   KernelState state = KernelState::Created;
@@ -1582,7 +1596,9 @@ class KernelBody {
 
 RINGKERNEL_API bool core_next(KernelCore& core, Packet& out);   // false: terminate
 RINGKERNEL_API void core_begin(KernelCore& core, const Packet& in, HlcTimestamp& merged);
-RINGKERNEL_API void core_done(KernelCore& core, const Packet& in);
+// Counts `in` processed, then publishes `out` (the handler's return value, if any), so whoever
+// sees a reply also sees its request counted; then releases the message (see deactivate()).
+RINGKERNEL_API void core_done(KernelCore& core, const Packet& in, Packet* out);
 RINGKERNEL_API void core_fault(KernelCore& core, const Packet& in, const char* what);
 RINGKERNEL_API void core_emit(KernelCore& core, Packet&& out, std::uint64_t correlation);
 RINGKERNEL_API HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation) noexcept;
@@ -1620,14 +1636,15 @@ class MessageHandlerBody final : public KernelBody {
       HlcTimestamp merged;
       core_begin(core, in, merged);
       bool ok = false;
+      Packet out;
       RINGKERNEL_DETAIL_TRY {
-        invoke(core, in, merged);
+        invoke(core, in, merged, out);
         ok = true;
       }
       RINGKERNEL_DETAIL_CATCH_STD(e) { core_fault(core, in, RINGKERNEL_DETAIL_WHAT(e)); }
       RINGKERNEL_DETAIL_CATCH_ALL { core_fault(core, in, "a non-std exception"); }
       if (!ok) return;  // faulted: the worker stops; the runtime keeps running
-      core_done(core, in);
+      core_done(core, in, std::is_void<Out>::value ? nullptr : &out);
     }
   }
   std::uint64_t input_type_id() const noexcept override { return message_type_id<In>(); }
@@ -1636,7 +1653,7 @@ class MessageHandlerBody final : public KernelBody {
   H& handler() noexcept { return handler_; }
 
  private:
-  void invoke(KernelCore& core, const Packet& in, HlcTimestamp merged) {
+  void invoke(KernelCore& core, const Packet& in, HlcTimestamp merged, Packet& out_packet) {
     const In msg = in.get<In>();
     HandlerContext ctx = make_handler_context(core, merged, in.correlation_id);
     if constexpr (std::is_void<Out>::value) {
@@ -1646,9 +1663,7 @@ class MessageHandlerBody final : public KernelBody {
         if constexpr (takes_context) return static_cast<Out>(handler_(ctx, msg));
         else return static_cast<Out>(handler_(msg));
       }();
-      Packet p;
-      p.assign_message(out);
-      core_emit(core, std::move(p), in.correlation_id);
+      out_packet.assign_message(out);
     }
   }
   H handler_;
@@ -1838,8 +1853,9 @@ class KernelHandle {
   std::shared_ptr<detail::KernelCore> core_;
 };
 
-/// Runs kernels. Move-only; the destructor calls shutdown(). Thread-safe: launch, lookups and
-/// shutdown may be called from any thread.
+/// Runs kernels. Move-only; the destructor and move assignment shut the old runtime down.
+/// A moved-from Runtime throws Error(Closed) from every member but backend() and shutdown().
+/// Thread-safe: launch, lookups and shutdown may be called from any thread.
 class Runtime {
  public:
   class Builder;
@@ -1847,7 +1863,7 @@ class Runtime {
   static Builder builder();
 
   Runtime(Runtime&&) noexcept;
-  Runtime& operator=(Runtime&&) noexcept;
+  RINGKERNEL_API Runtime& operator=(Runtime&&) noexcept;
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
   RINGKERNEL_API ~Runtime();
@@ -1855,7 +1871,7 @@ class Runtime {
   /// Launches `handler` (a message-handler functor or a callable void(KernelContext&)) as
   /// kernel `id`. Throws Error(InvalidArgument) if `id` is empty or already in use by a kernel
   /// that is not Terminated, Error(Closed) after shutdown.
-  template <class H>
+  template <class H, class = std::enable_if_t<!std::is_same<std::decay_t<H>, LaunchOptions>::value>>
   KernelHandle launch(const std::string& id, H&& handler, const LaunchOptions& options = LaunchOptions{}) {
     return launch_body(id, detail::make_body(std::forward<H>(handler)), options);
   }
@@ -1870,8 +1886,8 @@ class Runtime {
   RINGKERNEL_API RuntimeMetrics metrics() const;
   /// The backend kernels run on.
   RINGKERNEL_API Backend backend() const noexcept;
-  /// The runtime's clock (node id from the builder).
-  RINGKERNEL_API HlcClock& clock() noexcept;
+  /// The runtime's clock (node id from the builder). Error(Closed) on a moved-from Runtime.
+  RINGKERNEL_API HlcClock& clock();
   /// Terminates every kernel and stops accepting launches. Idempotent; also run by the destructor.
   RINGKERNEL_API void shutdown();
 
@@ -1906,7 +1922,6 @@ class Runtime::Builder {
 
 inline Runtime::Builder Runtime::builder() { return Builder{}; }
 inline Runtime::Runtime(Runtime&&) noexcept = default;
-inline Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 
 // ============================================================================================
 // 12. Backends                                                                     >>backends
@@ -2400,6 +2415,7 @@ class KernelCore {
         telemetry(new TelemetryBuffer()) {}
 
   ~KernelCore() {
+    std::lock_guard<std::mutex> lk(join_mu);
     if (!worker.joinable()) return;
     if (worker.get_id() == std::this_thread::get_id()) worker.detach(); else worker.join();
   }
@@ -2425,7 +2441,8 @@ class KernelCore {
   std::atomic<bool> stop{false};
   std::atomic<bool> handling{false};
   bool exited = false;  // under mu
-  std::thread worker;
+  std::thread worker;       // joined or detached only under join_mu (terminate may race shutdown)
+  std::mutex join_mu;
   std::atomic<std::thread::id> worker_id{};
   std::optional<KernelFault> fault;  // under mu
   // Worker-only: a message popped while a pause began, handed out first on resume.
@@ -2462,8 +2479,15 @@ class KernelCore {
     held = std::move(p);
     held_count.store(1, std::memory_order_relaxed);
   }
+  // Joins the worker once, whoever calls first; later callers find it joined.
+  void join_worker() {
+    std::lock_guard<std::mutex> lk(join_mu);
+    if (worker.joinable() && !on_worker_thread()) worker.join();
+  }
+  // A held message goes first unless a strictly more urgent one arrived meanwhile.
   bool take_held(Packet& out) {
     if (!held) return false;
+    if (inbox.try_pop_above(out, static_cast<Priority>(held->priority))) return true;
     out = std::move(*held);
     held.reset();
     held_count.store(0, std::memory_order_relaxed);
@@ -2509,6 +2533,7 @@ class KernelCore {
     return r ? r.value() : rt->clock.tick();
   }
   void account_done(const Packet& in, HlcTimestamp merged) {
+    telemetry->set_queue_depth(static_cast<std::int32_t>(std::min<std::size_t>(inbox.approx_size(), INT32_MAX)));
     const std::int64_t latency = steady_ns() - in.enqueued_ns;
     telemetry->record_processed(latency > 0 ? static_cast<std::uint64_t>(latency) : 0,
                                 static_cast<std::int64_t>(merged.physical));
@@ -2575,7 +2600,7 @@ class KernelCore {
       std::unique_lock<std::mutex> lk(mu);
       if (state == KernelState::Terminated) {
         lk.unlock();
-        if (worker.joinable() && !on_worker_thread()) worker.join();
+        join_worker();
         return true;
       }
       if (state != KernelState::Faulted) set_state(KernelState::Terminating);
@@ -2594,7 +2619,7 @@ class KernelCore {
       return false;
     }
     lk.unlock();
-    if (worker.joinable()) worker.join();
+    join_worker();
     lk.lock();
     set_state(KernelState::Terminated);
     control->set_termination_state(1);
@@ -2613,8 +2638,9 @@ bool core_next(KernelCore& core, Packet& out) {
   }
 }
 void core_begin(KernelCore& core, const Packet& in, HlcTimestamp& merged) { merged = core.merge(in); }
-void core_done(KernelCore& core, const Packet& in) {
+void core_done(KernelCore& core, const Packet& in, Packet* out) {
   core.account_done(in, core.rt->clock.now());
+  if (out != nullptr) core.deliver(std::move(*out), in.correlation_id);
   core.handling.store(false, std::memory_order_seq_cst);
 }
 void core_fault(KernelCore& core, const Packet& in, const char* what) { core.record_fault(in, what); }
@@ -2956,11 +2982,10 @@ void KernelHandle::deactivate() {
   // Wait until the worker holds no message (see KernelCore::claim).
   const auto give_up = std::chrono::steady_clock::now() + k.rt->config.termination_timeout;
   while (k.handling.load(std::memory_order_seq_cst)) {
-    if (std::chrono::steady_clock::now() > give_up) {
-      detail::log(LogLevel::Warn, "deactivate kernel '" + k.id + "': the handler is still running after " +
-                                      std::to_string(k.rt->config.termination_timeout.count()) + " ms");
-      return;
-    }
+    if (std::chrono::steady_clock::now() > give_up)
+      detail::raise(ErrorCode::Timeout, "deactivate kernel '" + k.id + "': it is Deactivated, but its handler is still "
+                                        "running after " + std::to_string(k.rt->config.termination_timeout.count()) +
+                                        " ms (blocked on a full output queue, or stuck); it takes no further message");
     std::this_thread::yield();
   }
 }
@@ -3029,6 +3054,17 @@ Runtime::~Runtime() {
   shared_->kernels.clear();  // handles may outlive the runtime; they keep their kernel alive
 }
 
+Runtime& Runtime::operator=(Runtime&& other) noexcept {
+  if (this == &other) return *this;
+  if (shared_) {
+    shutdown();
+    std::lock_guard<std::mutex> lk(shared_->mu);
+    shared_->kernels.clear();
+  }
+  shared_ = std::move(other.shared_);
+  return *this;
+}
+
 KernelHandle Runtime::launch_body(const std::string& id, std::unique_ptr<detail::KernelBody> body,
                                   const LaunchOptions& options) {
   if (!shared_) detail::raise(ErrorCode::Closed, "launch: this Runtime was moved from");
@@ -3055,8 +3091,14 @@ KernelHandle Runtime::launch_body(const std::string& id, std::unique_ptr<detail:
     ++rt.total_launched;
   }
   {
+    // Activated before the worker starts, so a loop kernel that returns at once ends in
+    // Terminated from Active, never races the activation.
     std::lock_guard<std::mutex> lk(core->mu);
-    core->set_state(KernelState::Launched);
+    core->set_state(options.auto_activate() ? KernelState::Active : KernelState::Launched);
+    if (options.auto_activate()) {
+      core->run.store(true, std::memory_order_seq_cst);
+      core->control->set_active(true);
+    }
   }
   detail::KernelCore* raw = core.get();
   core->worker = std::thread([keep = core, raw] {
@@ -3075,9 +3117,7 @@ KernelHandle Runtime::launch_body(const std::string& id, std::unique_ptr<detail:
     raw->cv.notify_all();
     (void)keep;
   });
-  KernelHandle handle(core);
-  if (options.auto_activate()) handle.activate();
-  return handle;
+  return KernelHandle(core);
 }
 
 KernelHandle Runtime::launch(const std::string& name, const LaunchOptions& options) {
@@ -3092,6 +3132,7 @@ KernelHandle Runtime::launch(const std::string& name, const LaunchOptions& optio
 }
 
 KernelHandle Runtime::kernel(const std::string& id) const {
+  if (!shared_) detail::raise(ErrorCode::Closed, "kernel: this Runtime was moved from");
   std::lock_guard<std::mutex> lk(shared_->mu);
   for (auto& k : shared_->kernels)
     if (k->id == id) return KernelHandle(k);
@@ -3099,6 +3140,7 @@ KernelHandle Runtime::kernel(const std::string& id) const {
 }
 
 std::vector<std::string> Runtime::list_kernels() const {
+  if (!shared_) detail::raise(ErrorCode::Closed, "list_kernels: this Runtime was moved from");
   std::lock_guard<std::mutex> lk(shared_->mu);
   std::vector<std::string> ids;
   for (auto& k : shared_->kernels) ids.push_back(k->id);
@@ -3106,6 +3148,7 @@ std::vector<std::string> Runtime::list_kernels() const {
 }
 
 RuntimeMetrics Runtime::metrics() const {
+  if (!shared_) detail::raise(ErrorCode::Closed, "metrics: this Runtime was moved from");
   std::vector<std::shared_ptr<detail::KernelCore>> kernels;
   RuntimeMetrics m;
   {
@@ -3124,8 +3167,11 @@ RuntimeMetrics Runtime::metrics() const {
   return m;
 }
 
-Backend Runtime::backend() const noexcept { return shared_->backend; }
-HlcClock& Runtime::clock() noexcept { return shared_->clock; }
+Backend Runtime::backend() const noexcept { return shared_ ? shared_->backend : Backend::Cpu; }
+HlcClock& Runtime::clock() {
+  if (!shared_) detail::raise(ErrorCode::Closed, "clock: this Runtime was moved from");
+  return shared_->clock;
+}
 
 void Runtime::shutdown() {
   if (!shared_) return;
@@ -3139,6 +3185,7 @@ void Runtime::shutdown() {
     std::string why;
     if (!k->terminate_quietly(why)) {
       detail::log(LogLevel::Error, "shutdown: " + why + "; detaching its worker thread");
+      std::lock_guard<std::mutex> lk(k->join_mu);
       if (k->worker.joinable()) k->worker.detach();
     }
   }

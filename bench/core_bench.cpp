@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -47,7 +48,7 @@ struct Config {
   bool quick = false;
   std::string json_path = "core_bench.json";
   int reps = 7;
-  std::uint64_t spsc_msgs = 20'000'000;      // per run; 64-byte cases move half as many
+  std::uint64_t spsc_msgs = 10'000'000;      // per run; 64-byte cases move half as many
   std::uint64_t hlc_ops = 10'000'000;        // per run (per thread when contended)
   std::uint64_t hlc_verify_ops = 1'000'000;  // per thread, stored and checked
 };
@@ -58,7 +59,7 @@ void usage(std::FILE* f) {
                "  --quick     short run for smoke tests (2 M msgs, 2 reps)\n"
                "  --json PATH where to write results (default core_bench.json)\n"
                "  --reps N    repetitions per case (default 7, quick 2)\n"
-               "  --msgs N    SPSC messages per run, u64 cases (64-byte: half; default 20000000)\n");
+               "  --msgs N    SPSC messages per run, u64 cases (64-byte: half; default 10000000)\n");
 }
 
 bool parse_u64(const char* s, std::uint64_t& out) {
@@ -328,7 +329,12 @@ struct SpscCase {
   std::uint64_t msgs = 0;  // per run
   std::uint64_t bad = 0;
   int best_peer = -1;
-  double ratio = 0;  // ours / best peer, median msgs/s
+  // ours / best peer. The machine drifts between fast and slow phases that
+  // last seconds and hit every queue alike, so the ratio is taken within each
+  // repetition (ours over the faster peer of that repetition) and the median
+  // of those is reported; the ratio of the medians is kept for reference.
+  Stats ratio{};
+  double ratio_of_medians = 0;
 };
 
 std::vector<SpscCase> make_cases() {
@@ -385,7 +391,17 @@ void run_spsc(std::vector<SpscCase>& cases, const Config& cfg) {
     }
     for (int k = 1; k < kImpls; ++k)
       if (c.have[k] && (c.best_peer < 0 || c.stats[k].median > c.stats[c.best_peer].median)) c.best_peer = k;
-    if (c.best_peer >= 0) c.ratio = c.stats[0].median / c.stats[c.best_peer].median;
+    if (c.best_peer >= 0) {
+      c.ratio_of_medians = c.stats[0].median / c.stats[c.best_peer].median;
+      std::vector<double> paired;
+      for (int rep = 0; rep < cfg.reps; ++rep) {
+        double best = 0;
+        for (int k = 1; k < kImpls; ++k)
+          if (c.have[k]) best = std::max(best, rate[k][static_cast<std::size_t>(rep)]);
+        paired.push_back(rate[0][static_cast<std::size_t>(rep)] / best);
+      }
+      c.ratio = summarize(paired);
+    }
     std::fprintf(stderr, "  spsc %-12s done%s\n", c.name, c.bad ? "  ** ORDER CHECK FAILED **" : "");
   }
 }
@@ -633,7 +649,9 @@ std::string jstr(const std::string& s) {
   return o + "\"";
 }
 
+// JSON has no NaN or infinity: such a figure (nothing measured) is null.
 std::string jnum(double v) {
+  if (!std::isfinite(v)) return "null";
   char b[40];
   std::snprintf(b, sizeof b, "%.6g", v);
   return b;
@@ -684,7 +702,9 @@ std::string to_json(const Config& cfg, const std::vector<SpscCase>& cases, const
       o << (c.have[k] ? jstats(c.stats[k], "msgs/s") : "null");
     }
     o << "},\n     \"best_peer\": " << (c.best_peer >= 0 ? jstr(kImplKey[c.best_peer]) : "null")
-      << ", \"ratio_vs_best_peer\": " << jnum(c.ratio) << "}" << (i + 1 < cases.size() ? "," : "") << "\n";
+      << ",\n     \"ratio_vs_best_peer\": " << jstats(c.ratio, "ours/best peer, paired per repetition")
+      << ", \"ratio_of_medians\": " << jnum(c.ratio_of_medians) << "}" << (i + 1 < cases.size() ? "," : "")
+      << "\n";
   }
   o << "  ],\n";
 
@@ -749,12 +769,14 @@ void print_table(const Config& cfg, const std::vector<SpscCase>& cases, const Hl
 
   std::printf("\nSPSC throughput, M msgs/s: median [min-max] of %d runs, capacity %zu, batch %zu\n", cfg.reps,
               kCapacity, kBatch);
+  std::printf("ours/best: median [min-max] over runs of ours / the faster peer in the same repetition\n");
   std::printf("%-12s  %9s  %-24s  %-24s  %-24s  %s\n", "case", "msgs/run", "ringkernel", "boost::lockfree",
               "moodycamel RWQ", "ours/best");
   for (const SpscCase& c : cases) {
-    std::printf("%-12s  %9llu  %-24s  %-24s  %-24s  %.2fx%s\n", c.name,
+    std::printf("%-12s  %9llu  %-24s  %-24s  %-24s  %.2fx [%.2f-%.2f]%s\n", c.name,
                 static_cast<unsigned long long>(c.msgs), cell_rate(c, 0).c_str(), cell_rate(c, 1).c_str(),
-                cell_rate(c, 2).c_str(), c.ratio, c.bad ? "  ORDER ERRORS" : "");
+                cell_rate(c, 2).c_str(), c.ratio.median, c.ratio.min, c.ratio.max,
+                c.bad ? "  ORDER ERRORS" : "");
   }
 
   std::printf("\nHLC, ns/op: median [min-max] of %d runs x %llu ops\n", cfg.reps,
@@ -834,7 +856,7 @@ int main(int argc, char** argv) {
   v.spsc_target = true;
   for (const SpscCase& c : cases) {
     v.spsc_ok &= c.bad == 0;
-    v.spsc_target &= c.ratio >= 1.0;
+    v.spsc_target &= c.ratio.median >= 1.0;
   }
   v.hlc_ok = hlc.non_increasing == 0 && hlc.duplicates == 0 && hlc.verify_non_increasing == 0;
   v.tick_target = hlc.tick_single.median < 10.0;

@@ -623,29 +623,54 @@ TEST_CASE("try_update returns a Result: the value, or ClockDrift without throwin
   CHECK(t1 < bad_remote);
 }
 
-// Found while writing these tests: with a max_drift large enough to admit it, a remote at the
-// top of the clock's range (physical 2^52 - 1, logical >= 4095) has no representable timestamp
-// above it; update() then wraps the 64-bit state and returns a timestamp far BELOW the remote
-// (and below everything returned before), silently breaking its contract. It must refuse the
-// remote with an Error instead (ClockDrift, as for physical >= 2^52) or saturate correctly.
-// HEADER BUG (reported to the lead): HlcClock::try_update computes
-// `(remote.physical + 1) << logical_bits` without checking remote.physical < kHlcPhysicalMax.
+// Regression (found by these tests and by fuzz_hlc): with a max_drift large enough to admit it,
+// a remote at the top of the 52-bit range (physical 2^52 - 1, logical >= 4095) has no
+// representable timestamp above it; update() used to wrap the 64-bit state and return a
+// timestamp far BELOW the remote. Now such remotes are refused with ClockDrift.
 TEST_CASE("update at the top of the representable range never returns a timestamp below the remote") {
   constexpr std::uint64_t physical_max = (std::uint64_t{1} << (64 - HlcClock::logical_bits)) - 1;
-  for (std::uint32_t logical : {kLogicalMax - 1, kLogicalMax, 0xFFFFFFFFu}) {
-    CAPTURE(logical);
-    HlcClock clk(5, std::chrono::microseconds::max());
-    const HlcTimestamp before = clk.tick();
-    const HlcTimestamp remote{physical_max, logical, 1};
-    ringkernel::Result<HlcTimestamp> r = clk.try_update(remote);
-    if (r.ok()) {
-      CHECK(r.value() > remote);
-      CHECK(r.value() > before);
-    } else {
-      CHECK(r.code() == ErrorCode::ClockDrift);
-      CHECK(clk.tick() > before);
+  for (std::uint64_t physical : {physical_max, physical_max - 1, HlcClock::max_remote_physical + 1,
+                                 HlcClock::max_remote_physical}) {
+    for (std::uint32_t logical : {0u, kLogicalMax - 1, kLogicalMax, 0xFFFFFFFFu}) {
+      CAPTURE(physical);
+      CAPTURE(logical);
+      HlcClock clk(5, std::chrono::microseconds::max());
+      const HlcTimestamp before = clk.tick();
+      const HlcTimestamp remote{physical, logical, 1};
+      ringkernel::Result<HlcTimestamp> r = clk.try_update(remote);
+      if (r.ok()) {
+        CHECK(r.value() > remote);
+        CHECK(r.value() > before);
+        // Ticks after adopting it keep increasing (no wrap of the state word).
+        HlcTimestamp prev = r.value();
+        int errors = 0;
+        for (int i = 0; i < 10000; ++i) {
+          const HlcTimestamp t = clk.tick();
+          if (!(t > prev)) ++errors;
+          prev = t;
+        }
+        CHECK(errors == 0);
+      } else {
+        CHECK(r.code() == ErrorCode::ClockDrift);
+        const HlcTimestamp after = clk.tick();
+        CHECK(after > before);
+        CHECK(after < remote);  // left unchanged
+      }
     }
   }
+}
+
+TEST_CASE("max_remote_physical is the documented boundary of update()") {
+  static_assert(HlcClock::max_remote_physical < (std::uint64_t{1} << (64 - HlcClock::logical_bits)) - 1,
+                "headroom below the 52-bit range");
+  HlcClock clk(6, std::chrono::microseconds::max());
+  const HlcTimestamp at{HlcClock::max_remote_physical, 0xFFFFFFFFu, 1};
+  ringkernel::Result<HlcTimestamp> ok = clk.try_update(at);
+  REQUIRE(ok.ok());
+  CHECK(ok.value() > at);
+  HlcClock clk2(7, std::chrono::microseconds::max());
+  CHECK(error_code_of([&] { (void)clk2.update(HlcTimestamp{HlcClock::max_remote_physical + 1, 0, 1}); }) ==
+        ErrorCode::ClockDrift);
 }
 
 }  // TEST_SUITE("hlc")

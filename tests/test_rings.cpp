@@ -103,12 +103,10 @@ TEST_CASE_TEMPLATE("FIFO, full and empty", K, SpscKind, MpscKind, MpmcKind) {
   CHECK(out == 98);
 }
 
-// HEADER BUG (reported to the lead) for MpscRing and MpmcRing: capacity 1 is accepted, but in
-// detail::SequencedRing a published slot's sequence (pos + 1) equals the "free for the next lap"
-// sequence (pos + capacity), so a second push into the full 1-slot ring succeeds, overwriting
-// the element without destroying it, and the next try_pop of MpscRing spins forever
-// (diff > 0 reloads the unchanged head). REQUIRE_FALSE, not CHECK_FALSE, so that the test
-// case stops here instead of hanging in try_pop.
+// Regression (found by this test): MpscRing/MpmcRing once accepted capacity 1 but, with slot
+// sequences pos + 1 (published) and pos + capacity (free next lap) equal, let a second push
+// overwrite the full slot, after which MpscRing::try_pop spun forever. REQUIRE_FALSE, not
+// CHECK_FALSE, so that a regression stops the test case here instead of hanging in try_pop.
 TEST_CASE_TEMPLATE("capacity 1", K, SpscKind, MpscKind, MpmcKind) {
   using R = typename K::template ring<int>;
   R r(1);
@@ -425,7 +423,7 @@ TEST_CASE("MpscRing: 4 producers, each producer's items arrive once and in order
   ringkernel::MpscRing<Item> r(256);
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p)
-    producers.emplace_back([&r, p, per] {
+    producers.emplace_back([&, p] {
       for (std::uint32_t s = 0; s < per; ++s) push_spin(r, Item{static_cast<std::uint32_t>(p), s});
     });
   consume_mpsc(kProducers, per, [&](std::vector<Item>& buf) -> std::size_t { return r.try_pop(buf[0]) ? 1 : 0; });
@@ -440,7 +438,7 @@ TEST_CASE("MpscRing: 4 producers with batch push, consumer with batch pop") {
   ringkernel::MpscRing<Item> r(256);
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p)
-    producers.emplace_back([&r, p, per] {
+    producers.emplace_back([&, p] {
       Item chunk[16];
       std::uint32_t next = 0;
       while (next < per) {
@@ -466,7 +464,7 @@ TEST_CASE("MpmcRing: 2 producers x 2 consumers, everything popped exactly once")
   std::vector<std::uint64_t> order_errors(kConsumers, 0);
   std::vector<std::thread> threads;
   for (int p = 0; p < kProducers; ++p)
-    threads.emplace_back([&r, p, per] {
+    threads.emplace_back([&, p] {
       for (std::uint64_t s = 0; s < per; ++s) push_spin(r, (std::uint64_t(p) << 32) | s);
     });
   for (int c = 0; c < kConsumers; ++c)
