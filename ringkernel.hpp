@@ -26,11 +26,13 @@
 //   7. Rings                         >>rings       SpscRing, MpscRing, MpmcRing
 //   8. Priority inbox                >>inbox       BackpressureStrategy, EnqueueStatus, PriorityInbox
 //   9. Control block and telemetry   >>control     ControlBlock (128 B), TelemetryBuffer (64 B)
-//  10. Kernel model                  >>kernel      KernelState, LaunchOptions, KernelStatus, handler
+//  10. Messaging fabric              >>fabric      K2KBroker, DeliveryReceipt, K2KConfig, Topic,
+//                                                  PubSubBroker, PubSubConfig
+//  11. Kernel model                  >>kernel      KernelState, LaunchOptions, KernelStatus, handler
 //                                                  styles, HandlerContext, KernelContext, registry
-//  11. Runtime                       >>runtime     Runtime, Runtime::Builder, KernelHandle, RuntimeMetrics
-//  12. Backends                      >>backends    BackendProvider (GPU backends plug in here)
-//  13. Implementation                >>impl        behind RINGKERNEL_IMPLEMENTATION, outside the guard
+//  12. Runtime                       >>runtime     Runtime, Runtime::Builder, KernelHandle, RuntimeMetrics
+//  13. Backends                      >>backends    BackendProvider (GPU backends plug in here)
+//  14. Implementation                >>impl        behind RINGKERNEL_IMPLEMENTATION, outside the guard
 //
 // ============================================================================================
 // CONFIGURATION (define before including; "everywhere" = identically in every TU, or ODR breaks)
@@ -134,7 +136,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -975,9 +979,11 @@ class PriorityInbox {
   /// Enqueues `item` at `priority`. When full: Block waits up to `block_timeout`
   /// (nanoseconds::max() = forever) for space, Reject returns Full at once, DropOldest evicts
   /// the oldest message of the lowest priority queued. `item` is only moved from when taken.
+  /// A `tagged` message is counted by tagged_size() while queued (the runtime tags
+  /// kernel-to-kernel messages, to bound and report them).
   template <class U>
   EnqueueStatus push(U&& item, Priority priority = Priority::Normal,
-                     std::chrono::nanoseconds block_timeout = std::chrono::nanoseconds::max()) {
+                     std::chrono::nanoseconds block_timeout = std::chrono::nanoseconds::max(), bool tagged = false) {
     std::unique_lock<std::mutex> lock(mu_);
     bool dropped = false;
     if (closed_) return refuse(EnqueueStatus::Closed);
@@ -1007,6 +1013,8 @@ class PriorityInbox {
     const std::uint32_t n = free_;
     free_ = nodes_[n].next;
     ::new (static_cast<void*>(nodes_[n].bytes)) T(std::forward<U>(item));
+    nodes_[n].tagged = tagged;
+    tagged_depth_ += tagged ? 1 : 0;
     link_tail(static_cast<std::uint8_t>(priority), n);
     ++depth_;
     approx_depth_.store(depth_, std::memory_order_relaxed);
@@ -1045,6 +1053,35 @@ class PriorityInbox {
     if (depth_ == 0 || highest_lane() <= static_cast<int>(floor)) return false;
     take_front(out);
     return true;
+  }
+  /// Takes the first message, in service order, for which `pred(const T&)` is true; false if
+  /// none. Scans under the lock (O(depth)): for selective receives, not the hot path.
+  template <class Pred>
+  bool try_pop_if(T& out, Pred pred) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int w = 3; w >= 0; --w) {
+      std::uint64_t bits = occupied_[w];
+      while (bits != 0) {
+        const int p = w * 64 + 63 - __builtin_clzll(bits);
+        bits &= ~(std::uint64_t{1} << (p & 63));
+        std::uint32_t prev = kNil;
+        for (std::uint32_t n = lane_head_[p]; n != kNil; prev = n, n = nodes_[n].next) {
+          if (!pred(static_cast<const T&>(*nodes_[n].get()))) continue;
+          unlink_after(p, prev, n);
+          out = std::move(*nodes_[n].get());
+          release(n);
+          ++stats_.dequeued;
+          if (waiting_producers_ != 0) not_full_.notify_one();
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  /// Tagged messages queued now (see push()).
+  std::size_t tagged_size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tagged_depth_;
   }
   /// Appends up to `max_count` messages, in service order, to `out`; returns how many.
   std::size_t try_pop_batch(std::vector<T>& out, std::size_t max_count) {
@@ -1109,6 +1146,7 @@ class PriorityInbox {
   struct Node {
     alignas(T) unsigned char bytes[sizeof(T)];
     std::uint32_t next;
+    bool tagged;
     T* get() noexcept { return std::launder(reinterpret_cast<T*>(bytes)); }
   };
 
@@ -1128,14 +1166,20 @@ class PriorityInbox {
   }
   std::uint32_t unlink_head(int p) {
     const std::uint32_t n = lane_head_[p];
-    lane_head_[p] = nodes_[n].next;
+    unlink_after(p, kNil, n);
+    return n;
+  }
+  // Unlinks node n of lane p, whose predecessor is `prev` (kNil: n is the head).
+  void unlink_after(int p, std::uint32_t prev, std::uint32_t n) {
+    if (prev == kNil) lane_head_[p] = nodes_[n].next; else nodes_[prev].next = nodes_[n].next;
+    if (lane_tail_[p] == n) lane_tail_[p] = prev;
     if (lane_head_[p] == kNil) {
       lane_tail_[p] = kNil;
       occupied_[p >> 6] &= ~(std::uint64_t{1} << (p & 63));
     }
+    tagged_depth_ -= nodes_[n].tagged ? 1 : 0;
     --depth_;
     approx_depth_.store(depth_, std::memory_order_relaxed);
-    return n;
   }
   void release(std::uint32_t n) {
     nodes_[n].get()->~T();
@@ -1170,6 +1214,7 @@ class PriorityInbox {
   std::unique_ptr<Node[]> nodes_;
   std::size_t capacity_;
   std::size_t depth_ = 0;
+  std::size_t tagged_depth_ = 0;
   std::uint32_t free_ = kNil;
   std::uint32_t lane_head_[256];
   std::uint32_t lane_tail_[256];
@@ -1325,7 +1370,247 @@ static_assert(offsetof(TelemetryBuffer, messages_dropped) == 8 && offsetof(Telem
 
 
 // ============================================================================================
-// 10. Kernel model                                                                   >>kernel
+// 10. Messaging fabric                                                               >>fabric
+// ============================================================================================
+// Kernel-to-kernel (K2K) delivery and topic pub/sub between the kernels of one runtime. Both
+// put messages into the destination kernels' inboxes, so the inbox's priority order and
+// backpressure apply, and every message is stamped by the runtime's HLC: a kernel merges the
+// timestamp of each message it takes, so anything it sends afterwards is ordered after it.
+// The brokers are owned by the Runtime (rt.k2k_broker(), rt.pubsub()); kernels reach them
+// through their context (ctx.send_to_kernel, ctx.publish).
+
+namespace detail {
+struct RuntimeShared;
+struct Packet;
+class KernelCore;
+struct FabricAccess;
+}  // namespace detail
+
+/// Outcome of one K2K delivery.
+enum class DeliveryStatus : std::uint8_t {
+  Delivered = 0,         ///< in the destination's inbox
+  Pending = 1,           ///< accepted, delivery completes later (asynchronous backends; the CPU broker delivers at once)
+  NoRoute = 2,           ///< no registered kernel (or route) has that name
+  HopLimitExceeded = 3,  ///< the route chain is longer than K2KConfig::max_hops (e.g. a route loop)
+  Timeout = 4,           ///< the destination's inbox stayed full (Block) for delivery_timeout_ms
+  QueueFull = 5,         ///< the inbox is full under Reject, or max_pending_messages K2K messages wait there
+  NotActive = 6,         ///< the destination is terminating, terminated or faulted
+  Rejected = 7,          ///< the destination cannot take it: wrong message type, too large, or clock drift
+};
+/// Stable name ("Delivered", ...).
+RINGKERNEL_API const char* to_string(DeliveryStatus status) noexcept;
+/// Delivered.
+constexpr bool is_success(DeliveryStatus s) noexcept { return s == DeliveryStatus::Delivered; }
+/// Pending.
+constexpr bool is_pending(DeliveryStatus s) noexcept { return s == DeliveryStatus::Pending; }
+/// Neither delivered nor pending.
+constexpr bool is_failure(DeliveryStatus s) noexcept { return !is_success(s) && !is_pending(s); }
+
+/// What happened to one K2K message. Value type.
+struct DeliveryReceipt {
+  MessageId message_id{};        ///< the message's id
+  std::string source;            ///< sender's name (a kernel id, or any name a host chose)
+  std::string destination;       ///< the name it was sent to
+  std::string delivered_to;      ///< the kernel whose inbox got it (differs from `destination` when routed)
+  DeliveryStatus status = DeliveryStatus::NoRoute;
+  std::uint32_t hops = 0;        ///< 1 for a direct delivery, +1 per route followed
+  HlcTimestamp timestamp{};      ///< the message's HLC timestamp
+  std::vector<std::string> trace;  ///< names along the way, source first (only with enable_tracing)
+  bool is_success() const noexcept { return ringkernel::is_success(status); }  ///< status is Delivered
+  bool is_pending() const noexcept { return ringkernel::is_pending(status); }  ///< status is Pending
+  bool is_failure() const noexcept { return ringkernel::is_failure(status); }  ///< any other status
+};
+
+/// K2K broker settings (RuntimeConfig::k2k). Value type.
+struct K2KConfig {
+  /// Most K2K messages waiting in one kernel's inbox; more are refused with QueueFull.
+  std::size_t max_pending_messages = 4096;
+  /// How long a delivery into a full Block-strategy inbox waits before Timeout.
+  std::uint64_t delivery_timeout_ms = 1000;
+  /// Record each message's path in its receipt.
+  bool enable_tracing = false;
+  /// Longest route chain (hops) a message may take.
+  std::uint32_t max_hops = 8;
+  /// The defaults above.
+  static K2KConfig default_config() noexcept { return K2KConfig{}; }
+};
+
+/// K2K counters at one moment.
+struct K2KStats {
+  std::size_t registered_endpoints = 0;  ///< kernels reachable by K2K now
+  std::uint64_t messages_delivered = 0;  ///< receipts with Delivered
+  std::uint64_t delivery_failures = 0;   ///< receipts with a failure status
+  std::size_t routes_configured = 0;     ///< add_route() entries
+  std::uint64_t in_flight = 0;           ///< K2K messages in inboxes, not yet taken by their kernel
+};
+
+/// Kernel-to-kernel delivery between the kernels of one runtime. Every kernel launched with
+/// LaunchOptions::with_k2k(true) (the default) is an endpoint under its id until it terminates.
+///
+/// Routes: add_route(D, N) sends everything addressed to D on to N (D need not be a kernel: a
+/// service name; or a kernel that a proxy kernel N should front). Routes chain: D -> N -> M ...
+/// until a name with no route, which must be a registered kernel. Each route followed is one
+/// hop, plus one for the final delivery; a chain longer than max_hops (a loop, say) fails with
+/// HopLimitExceeded after at most max_hops steps, never spinning.
+///
+/// Order: messages from one sender to one destination, at one priority, arrive in the order
+/// sent (delivery is synchronous into the destination's FIFO-within-priority inbox).
+/// Thread safety: every member may be called from any thread.
+class K2KBroker {
+ public:
+  /// Made by the runtime; reach it with Runtime::k2k_broker().
+  K2KBroker(detail::RuntimeShared& runtime, const K2KConfig& config) : rt_(runtime), config_(config) {}
+  K2KBroker(const K2KBroker&) = delete;
+  K2KBroker& operator=(const K2KBroker&) = delete;
+
+  /// The settings.
+  const K2KConfig& config() const noexcept { return config_; }
+  /// Ids of the kernels reachable now (K2K enabled, not terminating or terminated), in launch order.
+  RINGKERNEL_API std::vector<std::string> registered_kernels() const;
+  /// Whether `kernel_id` is reachable now.
+  RINGKERNEL_API bool is_registered(const std::string& kernel_id) const;
+  /// Messages for `destination` go on to `next_hop` (replaces an earlier route for it).
+  /// Error(InvalidArgument) for an empty name or destination == next_hop.
+  RINGKERNEL_API void add_route(const std::string& destination, const std::string& next_hop);
+  /// Removes the route for `destination`; false if there was none.
+  RINGKERNEL_API bool remove_route(const std::string& destination);
+  /// Every route, as (destination, next_hop).
+  RINGKERNEL_API std::vector<std::pair<std::string, std::string>> routes() const;
+  /// Delivers `envelope` (type, payload, priority, correlation) from `source` to
+  /// `destination`. A non-zero envelope timestamp is merged into the runtime clock first; the
+  /// message carries a fresh tick after it. Never throws for delivery failures: see the receipt.
+  RINGKERNEL_API DeliveryReceipt send(const std::string& source, const std::string& destination,
+                                      const MessageEnvelope& envelope);
+  /// Typed form of send().
+  template <class T>
+  DeliveryReceipt send_message(const std::string& source, const std::string& destination, const T& message) {
+    return send(source, destination, MessageEnvelope::from_message(message, 0, 0, HlcTimestamp{}));
+  }
+  /// Counters now.
+  RINGKERNEL_API K2KStats stats() const;
+
+ private:
+  friend struct detail::FabricAccess;
+  RINGKERNEL_API DeliveryReceipt deliver(const std::string& source, const std::string& destination, detail::Packet&& packet);
+  detail::RuntimeShared& rt_;
+  const K2KConfig config_;
+  mutable std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> routes_;
+  std::atomic<std::uint64_t> delivered_{0};
+  std::atomic<std::uint64_t> failed_{0};
+};
+
+/// A pub/sub topic name ("sensors/kitchen/temperature") or filter ("sensors/+/temperature",
+/// "sensors/#"). Grammar: MQTT 3.1.1 §4.7 — levels split by '/', `+` matches exactly one level,
+/// `#` matches the parent level and any number below and must be the last level, each wildcard
+/// alone in its level; `*` is accepted as a synonym of `+`; a filter starting with a wildcard
+/// does not match names starting with '$'. Stricter than MQTT in one way: empty levels
+/// ("a//b", "/a", "a/") are rejected, since they are almost always a mistake. At most 65535
+/// bytes, no NUL. Value type.
+class Topic {
+ public:
+  /// Parses `text`. Throws Error(InvalidTopic) saying what is wrong and where.
+  RINGKERNEL_API explicit Topic(std::string_view text);
+  /// Non-throwing parse.
+  RINGKERNEL_API static Result<Topic> parse(std::string_view text);
+  /// The text.
+  const std::string& str() const noexcept { return text_; }
+  /// True when it holds a wildcard (a filter; such a topic cannot be published to).
+  bool is_filter() const noexcept { return filter_; }
+  /// Whether the topic name `name` matches this filter (or equals this name). False for a
+  /// `name` that is itself invalid or a filter.
+  RINGKERNEL_API bool matches(std::string_view name) const;
+  /// Same text.
+  friend bool operator==(const Topic& a, const Topic& b) noexcept { return a.text_ == b.text_; }
+  friend bool operator!=(const Topic& a, const Topic& b) noexcept { return a.text_ != b.text_; }
+
+ private:
+  struct Unchecked {};
+  Topic(Unchecked, std::string text, bool filter) : text_(std::move(text)), filter_(filter) {}
+  std::string text_;
+  bool filter_ = false;
+};
+
+/// Pub/sub settings (RuntimeConfig::pubsub). Value type.
+struct PubSubConfig {
+  /// Most subscriptions at once; more are refused with Error(QueueFull).
+  std::size_t max_subscriptions = 65536;
+  /// How long a delivery into a full Block-strategy inbox waits before it counts as failed.
+  std::chrono::milliseconds delivery_timeout{100};
+  /// The defaults above.
+  static PubSubConfig default_config() noexcept { return PubSubConfig{}; }
+};
+
+/// Identifies one subscription (from PubSubBroker::subscribe).
+struct SubscriptionId {
+  std::uint64_t value = 0;  ///< 0: none
+  friend bool operator==(SubscriptionId a, SubscriptionId b) noexcept { return a.value == b.value; }
+  friend bool operator!=(SubscriptionId a, SubscriptionId b) noexcept { return a.value != b.value; }
+};
+
+/// Pub/sub counters, kept for the runtime's life.
+struct PubSubStats {
+  std::size_t subscriptions = 0;          ///< active subscriptions
+  std::uint64_t messages_published = 0;   ///< publish() calls that were accepted
+  std::uint64_t deliveries = 0;           ///< messages put into subscribers' inboxes
+  std::uint64_t delivery_failures = 0;    ///< subscribers that could not take one (full, terminated, wrong type)
+  std::uint64_t unmatched = 0;            ///< publishes no subscription matched
+};
+
+/// Topic pub/sub between kernels: a publish goes into the inbox of every kernel holding a
+/// matching subscription, once per kernel even when several of its filters match.
+/// Thread safety: every member may be called from any thread.
+class PubSubBroker {
+ public:
+  /// Made by the runtime; reach it with Runtime::pubsub().
+  PubSubBroker(detail::RuntimeShared& runtime, const PubSubConfig& config) : rt_(runtime), config_(config) {}
+  PubSubBroker(const PubSubBroker&) = delete;
+  PubSubBroker& operator=(const PubSubBroker&) = delete;
+
+  /// The settings.
+  const PubSubConfig& config() const noexcept { return config_; }
+  /// Subscribes kernel `kernel_id` to `filter`. KernelError(KernelNotFound) for an unknown id,
+  /// Error(QueueFull) beyond max_subscriptions.
+  RINGKERNEL_API SubscriptionId subscribe(const Topic& filter, const std::string& kernel_id);
+  /// Removes one subscription; false if unknown.
+  RINGKERNEL_API bool unsubscribe(SubscriptionId id);
+  /// Removes every subscription of `kernel_id`; returns how many.
+  RINGKERNEL_API std::size_t unsubscribe_all(const std::string& kernel_id);
+  /// Every subscription as (id, filter, kernel id).
+  RINGKERNEL_API std::vector<std::tuple<SubscriptionId, Topic, std::string>> subscriptions() const;
+  /// Publishes `envelope` on `topic` (a name, not a filter: Error(InvalidTopic) otherwise) as
+  /// `sender`. A non-zero `timestamp` (or the envelope's) is merged into the runtime clock; the
+  /// message carries a fresh tick after it. Returns how many kernels got it; each subscriber
+  /// that could not take it within delivery_timeout is counted in delivery_failures.
+  RINGKERNEL_API std::size_t publish(const Topic& topic, const std::string& sender, const MessageEnvelope& envelope,
+                                     HlcTimestamp timestamp = HlcTimestamp{});
+  /// Typed form of publish().
+  template <class T>
+  std::size_t publish_message(const Topic& topic, const std::string& sender, const T& message) {
+    return publish(topic, sender, MessageEnvelope::from_message(message, 0, 0, HlcTimestamp{}));
+  }
+  /// Counters now.
+  RINGKERNEL_API PubSubStats stats() const;
+
+ private:
+  struct Subscription {
+    SubscriptionId id;
+    Topic filter;
+    std::string kernel_id;
+  };
+  detail::RuntimeShared& rt_;
+  const PubSubConfig config_;
+  mutable std::mutex mu_;
+  std::vector<Subscription> subs_;
+  std::uint64_t next_id_ = 1;
+  std::atomic<std::uint64_t> published_{0};
+  std::atomic<std::uint64_t> deliveries_{0};
+  std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::uint64_t> unmatched_{0};
+};
+
+// ============================================================================================
+// 11. Kernel model                                                                   >>kernel
 // ============================================================================================
 
 /// Lifecycle of a kernel. Legal moves: Launched → Active (activate); Active ⇄ Deactivated
@@ -1456,6 +1741,10 @@ struct RuntimeConfig {
   std::chrono::microseconds spin_before_park{50};
   /// How long terminate() waits for a worker to stop before reporting it stuck.
   std::chrono::milliseconds termination_timeout{5000};
+  /// Kernel-to-kernel broker settings (Runtime::k2k_broker()).
+  K2KConfig k2k{};
+  /// Pub/sub broker settings (Runtime::pubsub()).
+  PubSubConfig pubsub{};
 };
 
 namespace detail {
@@ -1472,6 +1761,8 @@ struct Packet {
   std::int64_t enqueued_ns = 0;  // steady clock, for latency
   std::uint32_t size = 0;
   std::uint8_t priority = static_cast<std::uint8_t>(Priority::Normal);
+  std::uint8_t flags = 0;  // from_kernel: sent by kernel `source_kernel` over K2K or pub/sub
+  static constexpr std::uint8_t from_kernel = 1;
   alignas(16) unsigned char small[inline_capacity];
   std::vector<std::uint8_t> big;
 
@@ -1522,16 +1813,35 @@ class HandlerContext {
     p.assign_message(message);
     emit_packet(std::move(p));
   }
+  /// Sends `message` to the kernel (or routed name) `destination` over K2K, from this kernel,
+  /// at this kernel's priority. The receipt says whether it was delivered.
+  template <class T>
+  DeliveryReceipt send_to_kernel(const std::string& destination, const T& message) {
+    detail::Packet p;
+    p.assign_message(message);
+    return send_packet_to_kernel(destination, std::move(p));
+  }
+  /// Publishes `message` on `topic` (a name, not a filter) as this kernel; returns how many
+  /// kernels got it.
+  template <class T>
+  std::size_t publish(const Topic& topic, const T& message) {
+    return publish_envelope(topic, MessageEnvelope::from_message(message, 0, 0, HlcTimestamp{}));
+  }
+  /// Id of the kernel that sent the current message (K2K or pub/sub); empty when a host sent it.
+  RINGKERNEL_API std::string source_kernel() const;
 
  /// Made by the runtime for each message (users receive one, they do not build one).
-  HandlerContext(detail::KernelCore& core, HlcTimestamp ts, std::uint64_t correlation) noexcept
-      : core_(core), timestamp_(ts), correlation_(correlation) {}
+  HandlerContext(detail::KernelCore& core, HlcTimestamp ts, std::uint64_t correlation, std::uint64_t source) noexcept
+      : core_(core), timestamp_(ts), correlation_(correlation), source_(source) {}
 
  private:
   RINGKERNEL_API void emit_packet(detail::Packet&& p);
+  RINGKERNEL_API DeliveryReceipt send_packet_to_kernel(const std::string& destination, detail::Packet&& p);
+  RINGKERNEL_API std::size_t publish_envelope(const Topic& topic, const MessageEnvelope& envelope);
   detail::KernelCore& core_;
   HlcTimestamp timestamp_;
   std::uint64_t correlation_;
+  std::uint64_t source_;  // kernel number, 0 for a host
 };
 
 /// Given to a loop kernel `void(KernelContext&)`: it loops `while (!ctx.should_terminate())`,
@@ -1566,16 +1876,54 @@ class KernelContext {
   }
   /// A fresh timestamp from the runtime clock (after everything received so far).
   RINGKERNEL_API HlcTimestamp now() noexcept;
+  /// Sends `message` to the kernel (or routed name) `destination` over K2K, from this kernel,
+  /// at this kernel's priority. The receipt says whether it was delivered.
+  template <class T>
+  DeliveryReceipt send_to_kernel(const std::string& destination, const T& message) {
+    detail::Packet p;
+    p.assign_message(message);
+    return send_packet_to_kernel(destination, std::move(p));
+  }
+  /// Publishes `message` on `topic` (a name, not a filter) as this kernel; returns how many
+  /// kernels got it.
+  template <class T>
+  std::size_t publish(const Topic& topic, const T& message) {
+    return publish_envelope(topic, MessageEnvelope::from_message(message, 0, 0, HlcTimestamp{}));
+  }
+  /// The oldest queued message (within the highest priority) that kernel `source` sent over
+  /// K2K or pub/sub, if there is one now and the kernel is Active; other messages stay queued.
+  /// Per-sender FIFO holds. A message of another type than T faults the kernel, like receive().
+  template <class T>
+  std::optional<T> try_receive_from_kernel(const std::string& source) {
+    detail::Packet p;
+    if (!take_from_kernel(p, &source)) return std::nullopt;
+    if (!p.holds<T>()) type_mismatch(p, message_type_id<T>(), sizeof(T));
+    return p.get<T>();
+  }
+  /// Like try_receive_from_kernel(source), from any kernel (host messages stay queued).
+  template <class T>
+  std::optional<T> try_receive_from_kernel() {
+    detail::Packet p;
+    if (!take_from_kernel(p, nullptr)) return std::nullopt;
+    if (!p.holds<T>()) type_mismatch(p, message_type_id<T>(), sizeof(T));
+    return p.get<T>();
+  }
+  /// Id of the kernel that sent the last message received; empty when a host sent it.
+  RINGKERNEL_API std::string last_source_kernel() const;
 
  /// Made by the runtime for a loop kernel's worker.
   explicit KernelContext(detail::KernelCore& core) noexcept : core_(core) {}
 
  private:
   RINGKERNEL_API bool receive_packet(detail::Packet& out, std::chrono::nanoseconds timeout);
+  RINGKERNEL_API bool take_from_kernel(detail::Packet& out, const std::string* source);
+  RINGKERNEL_API DeliveryReceipt send_packet_to_kernel(const std::string& destination, detail::Packet&& p);
+  RINGKERNEL_API std::size_t publish_envelope(const Topic& topic, const MessageEnvelope& envelope);
   RINGKERNEL_API void send_packet(detail::Packet&& p);
   [[noreturn]] RINGKERNEL_API void type_mismatch(detail::Packet& p, std::uint64_t want, std::size_t want_size);
   detail::KernelCore& core_;
   std::uint64_t last_correlation_ = 0;
+  std::uint64_t last_source_ = 0;
 };
 
 namespace detail {
@@ -1601,7 +1949,8 @@ RINGKERNEL_API void core_begin(KernelCore& core, const Packet& in, HlcTimestamp&
 RINGKERNEL_API void core_done(KernelCore& core, const Packet& in, Packet* out);
 RINGKERNEL_API void core_fault(KernelCore& core, const Packet& in, const char* what);
 RINGKERNEL_API void core_emit(KernelCore& core, Packet&& out, std::uint64_t correlation);
-RINGKERNEL_API HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation) noexcept;
+RINGKERNEL_API HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation,
+                                                   std::uint64_t source) noexcept;
 RINGKERNEL_API KernelContext make_kernel_context(KernelCore& core) noexcept;
 
 #if defined(RINGKERNEL_NO_EXCEPTIONS)
@@ -1655,7 +2004,8 @@ class MessageHandlerBody final : public KernelBody {
  private:
   void invoke(KernelCore& core, const Packet& in, HlcTimestamp merged, Packet& out_packet) {
     const In msg = in.get<In>();
-    HandlerContext ctx = make_handler_context(core, merged, in.correlation_id);
+    HandlerContext ctx = make_handler_context(core, merged, in.correlation_id,
+                                              (in.flags & Packet::from_kernel) != 0 ? in.source_kernel : 0);
     if constexpr (std::is_void<Out>::value) {
       if constexpr (takes_context) handler_(ctx, msg); else handler_(msg);
     } else {
@@ -1740,7 +2090,7 @@ std::unique_ptr<KernelBody> handler_factory() {
       #name, &::ringkernel::detail::handler_factory<Handler>)
 
 // ============================================================================================
-// 11. Runtime                                                                       >>runtime
+// 12. Runtime                                                                       >>runtime
 // ============================================================================================
 
 /// Refers to a kernel inside a Runtime. Copyable (all copies refer to the same kernel) and
@@ -1888,6 +2238,10 @@ class Runtime {
   RINGKERNEL_API Backend backend() const noexcept;
   /// The runtime's clock (node id from the builder). Error(Closed) on a moved-from Runtime.
   RINGKERNEL_API HlcClock& clock();
+  /// The kernel-to-kernel broker (RuntimeConfig::k2k). Error(Closed) on a moved-from Runtime.
+  RINGKERNEL_API K2KBroker& k2k_broker();
+  /// The topic pub/sub broker (RuntimeConfig::pubsub). Error(Closed) on a moved-from Runtime.
+  RINGKERNEL_API PubSubBroker& pubsub();
   /// Terminates every kernel and stops accepting launches. Idempotent; also run by the destructor.
   RINGKERNEL_API void shutdown();
 
@@ -1924,7 +2278,7 @@ inline Runtime::Builder Runtime::builder() { return Builder{}; }
 inline Runtime::Runtime(Runtime&&) noexcept = default;
 
 // ============================================================================================
-// 12. Backends                                                                     >>backends
+// 13. Backends                                                                     >>backends
 // ============================================================================================
 
 /// A GPU backend plugs in by registering a provider (ringkernel_cuda.hpp and
@@ -1949,7 +2303,7 @@ RINGKERNEL_API std::shared_ptr<BackendProvider> find_backend_provider(Backend ki
 #endif  // RINGKERNEL_HPP
 
 // ============================================================================================
-// 13. Implementation                                                                  >>impl
+// 14. Implementation                                                                  >>impl
 // ============================================================================================
 // Outside the include guard, compiled once: in the TU that defines RINGKERNEL_IMPLEMENTATION.
 #if defined(RINGKERNEL_IMPLEMENTATION) && !defined(RINGKERNEL_IMPLEMENTATION_DONE)
@@ -2392,7 +2746,15 @@ struct RuntimeShared {
   bool shut_down = false;
   std::uint64_t total_launched = 0;
   std::uint64_t next_number = 1;
-  RuntimeShared(const RuntimeConfig& c, Backend b, std::uint32_t node) : config(c), backend(b), clock(node) {}
+  K2KBroker k2k;
+  PubSubBroker pubsub;
+  RuntimeShared(const RuntimeConfig& c, Backend b, std::uint32_t node)
+      : config(c), backend(b), clock(node), k2k(*this, c.k2k), pubsub(*this, c.pubsub) {}
+  // The kernel with this id (any state), or null.
+  std::shared_ptr<KernelCore> find(const std::string& id);
+  // The id of kernel number `n`; empty for 0 or unknown.
+  std::string id_of(std::uint64_t n);
+  std::uint64_t number_of(const std::string& id);
 };
 
 struct PendingCall {
@@ -2645,8 +3007,9 @@ void core_done(KernelCore& core, const Packet& in, Packet* out) {
 }
 void core_fault(KernelCore& core, const Packet& in, const char* what) { core.record_fault(in, what); }
 void core_emit(KernelCore& core, Packet&& out, std::uint64_t correlation) { core.deliver(std::move(out), correlation); }
-HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation) noexcept {
-  return HandlerContext(core, ts, correlation);
+HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation,
+                                    std::uint64_t source) noexcept {
+  return HandlerContext(core, ts, correlation, source);
 }
 KernelContext make_kernel_context(KernelCore& core) noexcept { return KernelContext(core); }
 
@@ -2717,6 +3080,23 @@ std::shared_ptr<BackendProvider> find_backend_provider(Backend kind) {
 }
 
 // ---- contexts ----------------------------------------------------------------------------
+namespace detail {
+SendStatus inbox_send(KernelCore& k, Packet&& p, std::chrono::nanoseconds timeout, bool tagged) noexcept;
+struct FabricAccess {
+  static DeliveryReceipt deliver(K2KBroker& b, const std::string& source, const std::string& destination, Packet&& p) {
+    return b.deliver(source, destination, std::move(p));
+  }
+};
+// A kernel's own K2K send: from its id and number, at its priority, stamped now.
+DeliveryReceipt k2k_send_from(KernelCore& core, const std::string& destination, Packet&& p) {
+  p.source_kernel = core.number;
+  p.flags = Packet::from_kernel;
+  p.priority = static_cast<std::uint8_t>(core.options.priority());
+  p.timestamp = core.rt->clock.tick();
+  return FabricAccess::deliver(core.rt->k2k, core.id, destination, std::move(p));
+}
+}  // namespace detail
+
 const std::string& HandlerContext::kernel_id() const noexcept { return core_.id; }
 HlcTimestamp HandlerContext::now() noexcept { return core_.rt->clock.tick(); }
 void HandlerContext::emit_packet(detail::Packet&& p) { core_.deliver(std::move(p), correlation_); }
@@ -2746,8 +3126,43 @@ bool KernelContext::receive_packet(detail::Packet& out, std::chrono::nanoseconds
     core_.account_done(out, merged);
     core_.handling.store(false, std::memory_order_seq_cst);
     last_correlation_ = out.correlation_id;
+    last_source_ = (out.flags & detail::Packet::from_kernel) != 0 ? out.source_kernel : 0;
     return true;
   }
+}
+bool KernelContext::take_from_kernel(detail::Packet& out, const std::string* source) {
+  std::uint64_t number = 0;
+  if (source != nullptr && (number = core_.rt->number_of(*source)) == 0) return false;
+  auto from = [&](const detail::Packet& p) {
+    return (p.flags & detail::Packet::from_kernel) != 0 && (number == 0 || p.source_kernel == number);
+  };
+  if (core_.stop.load() || !core_.run.load(std::memory_order_acquire)) return false;
+  if (core_.held && from(*core_.held)) {
+    if (!core_.take_held(out)) return false;
+  } else if (!core_.inbox.try_pop_if(out, from)) {
+    return false;
+  }
+  if (!core_.claim(out)) return false;  // paused meanwhile: held, served first on resume
+  const HlcTimestamp merged = core_.merge(out);
+  core_.account_done(out, merged);
+  core_.handling.store(false, std::memory_order_seq_cst);
+  last_correlation_ = out.correlation_id;
+  last_source_ = out.source_kernel;
+  return true;
+}
+std::string KernelContext::last_source_kernel() const { return core_.rt->id_of(last_source_); }
+DeliveryReceipt KernelContext::send_packet_to_kernel(const std::string& destination, detail::Packet&& p) {
+  return detail::k2k_send_from(core_, destination, std::move(p));
+}
+std::size_t KernelContext::publish_envelope(const Topic& topic, const MessageEnvelope& envelope) {
+  return core_.rt->pubsub.publish(topic, core_.id, envelope);
+}
+std::string HandlerContext::source_kernel() const { return core_.rt->id_of(source_); }
+DeliveryReceipt HandlerContext::send_packet_to_kernel(const std::string& destination, detail::Packet&& p) {
+  return detail::k2k_send_from(core_, destination, std::move(p));
+}
+std::size_t HandlerContext::publish_envelope(const Topic& topic, const MessageEnvelope& envelope) {
+  return core_.rt->pubsub.publish(topic, core_.id, envelope);
 }
 std::optional<MessageEnvelope> KernelContext::receive_envelope(std::chrono::nanoseconds timeout) {
   detail::Packet p;
@@ -2795,8 +3210,30 @@ const std::string& KernelHandle::id() const noexcept { return core_->id; }
 Priority KernelHandle::default_priority() const noexcept { return core_->options.priority(); }
 std::chrono::nanoseconds KernelHandle::default_send_timeout() const noexcept { return core_->options.send_timeout(); }
 
-SendStatus KernelHandle::send_packet(detail::Packet&& p, std::chrono::nanoseconds timeout) noexcept {
-  detail::KernelCore& k = *core_;
+namespace detail {
+std::shared_ptr<KernelCore> RuntimeShared::find(const std::string& kernel_id) {
+  std::lock_guard<std::mutex> lk(mu);
+  for (auto& k : kernels)
+    if (k->id == kernel_id) return k;
+  return nullptr;
+}
+std::string RuntimeShared::id_of(std::uint64_t n) {
+  if (n == 0) return std::string();
+  std::lock_guard<std::mutex> lk(mu);
+  for (auto& k : kernels)
+    if (k->number == n) return k->id;
+  return std::string();
+}
+std::uint64_t RuntimeShared::number_of(const std::string& kernel_id) {
+  std::lock_guard<std::mutex> lk(mu);
+  for (auto& k : kernels)
+    if (k->id == kernel_id) return k->number;
+  return 0;
+}
+
+// Every path into a kernel's inbox (host send, K2K, pub/sub) goes through here: type and size
+// checks, state check, HLC stamping or merging, backpressure. `tagged`: a K2K message.
+SendStatus inbox_send(KernelCore& k, Packet&& p, std::chrono::nanoseconds timeout, bool tagged) noexcept {
   if (!k.is_loop && (p.type_id != k.body->input_type_id() || p.size != k.body->input_size())) {
     k.rejected.fetch_add(1, std::memory_order_relaxed);
     return SendStatus::TypeMismatch;
@@ -2819,7 +3256,7 @@ SendStatus KernelHandle::send_packet(detail::Packet&& p, std::chrono::nanosecond
   if (p.message_id == 0) p.message_id = MessageId::generate().value;
   p.enqueued_ns = detail::steady_ns();
   const auto priority = static_cast<Priority>(p.priority);
-  switch (k.inbox.push(std::move(p), priority, timeout)) {
+  switch (k.inbox.push(std::move(p), priority, timeout, tagged)) {
     case EnqueueStatus::Enqueued:
       return SendStatus::Ok;
     case EnqueueStatus::EnqueuedDroppedOldest:
@@ -2831,6 +3268,11 @@ SendStatus KernelHandle::send_packet(detail::Packet&& p, std::chrono::nanosecond
       return SendStatus::NotActive;
   }
   return SendStatus::NotActive;
+}
+}  // namespace detail
+
+SendStatus KernelHandle::send_packet(detail::Packet&& p, std::chrono::nanoseconds timeout) noexcept {
+  return detail::inbox_send(*core_, std::move(p), timeout, false);
 }
 
 void KernelHandle::throw_on(SendStatus status) const {
@@ -3194,6 +3636,9 @@ void Runtime::shutdown() {
 Runtime Runtime::Builder::build() const {
   if (device_ < 0)
     detail::raise(ErrorCode::InvalidArgument, "Runtime::Builder::device: ordinal " + std::to_string(device_) + " is negative");
+  if (config_.k2k.max_hops == 0 || config_.k2k.max_pending_messages == 0)
+    detail::raise(ErrorCode::InvalidArgument,
+                  "Runtime::Builder::config: K2KConfig max_hops and max_pending_messages must be at least 1");
   Backend chosen = Backend::Cpu;
   if (backend_ == Backend::Cuda || backend_ == Backend::Vulkan) {
     std::shared_ptr<BackendProvider> p = find_backend_provider(backend_);
@@ -3221,6 +3666,299 @@ Runtime Runtime::Builder::build() const {
     if (chosen == Backend::Cpu) detail::log(LogLevel::Info, "Backend::Auto: using the CPU backend");
   }
   return Runtime(std::make_shared<detail::RuntimeShared>(config_, chosen, node_id_));
+}
+
+
+// ---- messaging fabric --------------------------------------------------------------------
+const char* to_string(DeliveryStatus status) noexcept {
+  switch (status) {
+    case DeliveryStatus::Delivered: return "Delivered";
+    case DeliveryStatus::Pending: return "Pending";
+    case DeliveryStatus::NoRoute: return "NoRoute";
+    case DeliveryStatus::HopLimitExceeded: return "HopLimitExceeded";
+    case DeliveryStatus::Timeout: return "Timeout";
+    case DeliveryStatus::QueueFull: return "QueueFull";
+    case DeliveryStatus::NotActive: return "NotActive";
+    case DeliveryStatus::Rejected: return "Rejected";
+  }
+  return "unknown";
+}
+
+namespace {
+bool k2k_reachable(const detail::KernelCore& k) {
+  const KernelState s = k.state_fast.load();
+  return k.options.k2k() && s != KernelState::Terminating && s != KernelState::Terminated;
+}
+}  // namespace
+
+std::vector<std::string> K2KBroker::registered_kernels() const {
+  std::lock_guard<std::mutex> lk(rt_.mu);
+  std::vector<std::string> ids;
+  for (auto& k : rt_.kernels)
+    if (k2k_reachable(*k)) ids.push_back(k->id);
+  return ids;
+}
+bool K2KBroker::is_registered(const std::string& kernel_id) const {
+  std::shared_ptr<detail::KernelCore> k = rt_.find(kernel_id);
+  return k && k2k_reachable(*k);
+}
+void K2KBroker::add_route(const std::string& destination, const std::string& next_hop) {
+  if (destination.empty() || next_hop.empty())
+    detail::raise(ErrorCode::InvalidArgument, "K2KBroker::add_route: empty " +
+                                                  std::string(destination.empty() ? "destination" : "next hop"));
+  if (destination == next_hop)
+    detail::raise(ErrorCode::InvalidArgument, "K2KBroker::add_route: '" + destination + "' routed to itself");
+  std::lock_guard<std::mutex> lk(mu_);
+  for (auto& r : routes_)
+    if (r.first == destination) {
+      r.second = next_hop;
+      return;
+    }
+  routes_.emplace_back(destination, next_hop);
+}
+bool K2KBroker::remove_route(const std::string& destination) {
+  std::lock_guard<std::mutex> lk(mu_);
+  for (auto it = routes_.begin(); it != routes_.end(); ++it)
+    if (it->first == destination) {
+      routes_.erase(it);
+      return true;
+    }
+  return false;
+}
+std::vector<std::pair<std::string, std::string>> K2KBroker::routes() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return routes_;
+}
+
+DeliveryReceipt K2KBroker::deliver(const std::string& source, const std::string& destination, detail::Packet&& p) {
+  DeliveryReceipt r;
+  if (p.message_id == 0) p.message_id = MessageId::generate().value;
+  r.message_id = MessageId{p.message_id};
+  r.source = source;
+  r.destination = destination;
+  r.timestamp = p.timestamp;
+  if (config_.enable_tracing) r.trace.push_back(source);
+  auto finish = [&](DeliveryStatus st) {
+    r.status = st;
+    (ringkernel::is_success(st) ? delivered_ : failed_).fetch_add(1, std::memory_order_relaxed);
+    return r;
+  };
+  // Follow the route chain; at most max_hops steps, so a loop ends.
+  std::string target = destination;
+  r.hops = 1;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (;;) {
+      auto it = std::find_if(routes_.begin(), routes_.end(),
+                             [&](const std::pair<std::string, std::string>& e) { return e.first == target; });
+      if (it == routes_.end()) break;
+      if (config_.enable_tracing) r.trace.push_back(target);
+      if (r.hops >= config_.max_hops) return finish(DeliveryStatus::HopLimitExceeded);
+      ++r.hops;
+      target = it->second;
+    }
+  }
+  if (config_.enable_tracing) r.trace.push_back(target);
+  std::shared_ptr<detail::KernelCore> k = rt_.find(target);
+  if (!k || !k->options.k2k()) return finish(DeliveryStatus::NoRoute);
+  r.delivered_to = target;
+  if (!k2k_reachable(*k)) return finish(DeliveryStatus::NotActive);
+  if (k->inbox.tagged_size() >= config_.max_pending_messages) return finish(DeliveryStatus::QueueFull);
+  const bool blocks = k->options.backpressure() == BackpressureStrategy::Block;
+  switch (detail::inbox_send(*k, std::move(p), std::chrono::milliseconds(config_.delivery_timeout_ms), true)) {
+    case SendStatus::Ok: return finish(DeliveryStatus::Delivered);
+    case SendStatus::QueueFull: return finish(blocks ? DeliveryStatus::Timeout : DeliveryStatus::QueueFull);
+    case SendStatus::NotActive:
+    case SendStatus::KernelFaulted: return finish(DeliveryStatus::NotActive);
+    case SendStatus::TypeMismatch:
+    case SendStatus::TooLarge:
+    case SendStatus::ClockDrift: return finish(DeliveryStatus::Rejected);
+  }
+  return finish(DeliveryStatus::Rejected);
+}
+
+DeliveryReceipt K2KBroker::send(const std::string& source, const std::string& destination,
+                                const MessageEnvelope& envelope) {
+  detail::Packet p = packet_from_envelope(envelope);
+  if (p.timestamp != HlcTimestamp{} && !rt_.clock.try_update(p.timestamp)) {
+    DeliveryReceipt r;
+    r.message_id = MessageId{p.message_id};
+    r.source = source;
+    r.destination = destination;
+    r.status = DeliveryStatus::Rejected;
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    return r;
+  }
+  p.timestamp = rt_.clock.tick();
+  p.source_kernel = rt_.number_of(source);
+  p.flags = p.source_kernel != 0 ? detail::Packet::from_kernel : 0;
+  return deliver(source, destination, std::move(p));
+}
+
+K2KStats K2KBroker::stats() const {
+  K2KStats s;
+  s.messages_delivered = delivered_.load();
+  s.delivery_failures = failed_.load();
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    s.routes_configured = routes_.size();
+  }
+  std::lock_guard<std::mutex> lk(rt_.mu);
+  for (auto& k : rt_.kernels) {
+    if (k2k_reachable(*k)) ++s.registered_endpoints;
+    s.in_flight += k->inbox.tagged_size();
+  }
+  return s;
+}
+
+// Topics: levels split by '/', each non-empty; '+', '*' and '#' alone in their level, '#' last.
+Result<Topic> Topic::parse(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return Result<Topic>(ErrorCode::InvalidTopic, "topic '" + std::string(text.substr(0, 200)) + "': " + why);
+  };
+  if (text.empty()) return bad("empty");
+  if (text.size() > 65535) return bad("longer than 65535 bytes");
+  bool filter = false;
+  std::size_t level = 1, start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] != '/') continue;
+    const std::string_view lv = text.substr(start, i - start);
+    if (lv.empty()) return bad("level " + std::to_string(level) + " is empty (byte " + std::to_string(start) + ")");
+    for (std::size_t j = 0; j < lv.size(); ++j) {
+      const char c = lv[j];
+      if (c == '\0') return bad("NUL byte at " + std::to_string(start + j));
+      if (c != '#' && c != '+' && c != '*') continue;
+      if (lv.size() != 1)
+        return bad(std::string("wildcard '") + c + "' must fill its level alone (level " + std::to_string(level) + ")");
+      if (c == '#' && i != text.size()) return bad("'#' must be the last level (it is level " + std::to_string(level) + ")");
+      filter = true;
+    }
+    ++level;
+    start = i + 1;
+  }
+  return Topic(Unchecked{}, std::string(text), filter);
+}
+Topic::Topic(std::string_view text) {
+  Result<Topic> r = parse(text);
+  if (!r) detail::raise(r.code(), r.message());
+  *this = std::move(r).value();
+}
+bool Topic::matches(std::string_view name) const {
+  if (!filter_) return name == text_;
+  if (name.empty() || name.size() > 65535 || name.front() == '/' || name.back() == '/' ||
+      name.find("//") != std::string_view::npos ||
+      name.find_first_of(std::string_view("+#*\0", 4)) != std::string_view::npos)
+    return false;
+  const std::string_view f = text_;
+  if (name.front() == '$' && (f.front() == '+' || f.front() == '*' || f.front() == '#')) return false;
+  std::size_t fi = 0, ni = 0;
+  for (;;) {
+    std::size_t fe = f.find('/', fi);
+    if (fe == std::string_view::npos) fe = f.size();
+    const std::string_view fl = f.substr(fi, fe - fi);
+    if (fl == "#") return true;  // this level and everything below, or nothing (the parent)
+    std::size_t ne = name.find('/', ni);
+    if (ne == std::string_view::npos) ne = name.size();
+    if (fl != "+" && fl != "*" && fl != name.substr(ni, ne - ni)) return false;
+    const bool f_end = fe == f.size(), n_end = ne == name.size();
+    if (f_end || n_end) return f_end == n_end || (n_end && f.substr(fe + 1) == "#");
+    fi = fe + 1;
+    ni = ne + 1;
+  }
+}
+
+SubscriptionId PubSubBroker::subscribe(const Topic& filter, const std::string& kernel_id) {
+  if (!rt_.find(kernel_id))
+    detail::raise_kernel(ErrorCode::KernelNotFound, "PubSubBroker::subscribe: no kernel with id '" + kernel_id + "'");
+  std::lock_guard<std::mutex> lk(mu_);
+  if (subs_.size() >= config_.max_subscriptions)
+    detail::raise(ErrorCode::QueueFull, "PubSubBroker::subscribe: already " + std::to_string(subs_.size()) +
+                                            " subscriptions (PubSubConfig::max_subscriptions)");
+  const SubscriptionId id{next_id_++};
+  subs_.push_back(Subscription{id, filter, kernel_id});
+  return id;
+}
+bool PubSubBroker::unsubscribe(SubscriptionId id) {
+  std::lock_guard<std::mutex> lk(mu_);
+  for (auto it = subs_.begin(); it != subs_.end(); ++it)
+    if (it->id == id) {
+      subs_.erase(it);
+      return true;
+    }
+  return false;
+}
+std::size_t PubSubBroker::unsubscribe_all(const std::string& kernel_id) {
+  std::lock_guard<std::mutex> lk(mu_);
+  const std::size_t before = subs_.size();
+  subs_.erase(std::remove_if(subs_.begin(), subs_.end(),
+                             [&](const Subscription& s) { return s.kernel_id == kernel_id; }),
+              subs_.end());
+  return before - subs_.size();
+}
+std::vector<std::tuple<SubscriptionId, Topic, std::string>> PubSubBroker::subscriptions() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::vector<std::tuple<SubscriptionId, Topic, std::string>> out;
+  for (const Subscription& s : subs_) out.emplace_back(s.id, s.filter, s.kernel_id);
+  return out;
+}
+std::size_t PubSubBroker::publish(const Topic& topic, const std::string& sender, const MessageEnvelope& envelope,
+                                  HlcTimestamp timestamp) {
+  if (topic.is_filter())
+    detail::raise(ErrorCode::InvalidTopic, "publish: '" + topic.str() + "' is a filter; publish to a topic name");
+  for (HlcTimestamp t : {timestamp, envelope.header().timestamp})
+    if (t != HlcTimestamp{} && !rt_.clock.try_update(t))
+      detail::raise(ErrorCode::ClockDrift, "publish on '" + topic.str() +
+                                               "': the timestamp is ahead of the clock by more than its max drift");
+  std::vector<std::string> targets;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (const Subscription& s : subs_)
+      if (s.filter.matches(topic.str()) && std::find(targets.begin(), targets.end(), s.kernel_id) == targets.end())
+        targets.push_back(s.kernel_id);
+  }
+  published_.fetch_add(1, std::memory_order_relaxed);
+  if (targets.empty()) {
+    unmatched_.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  detail::Packet proto = packet_from_envelope(envelope);
+  proto.timestamp = rt_.clock.tick();  // one publish event: every subscriber sees the same time
+  proto.source_kernel = rt_.number_of(sender);
+  proto.flags = proto.source_kernel != 0 ? detail::Packet::from_kernel : 0;
+  if (proto.message_id == 0) proto.message_id = MessageId::generate().value;
+  std::size_t delivered = 0;
+  for (const std::string& id : targets) {
+    std::shared_ptr<detail::KernelCore> k = rt_.find(id);
+    detail::Packet copy = proto;
+    if (k && detail::inbox_send(*k, std::move(copy), config_.delivery_timeout, false) == SendStatus::Ok) {
+      ++delivered;
+    } else {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  deliveries_.fetch_add(delivered, std::memory_order_relaxed);
+  return delivered;
+}
+PubSubStats PubSubBroker::stats() const {
+  PubSubStats s;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    s.subscriptions = subs_.size();
+  }
+  s.messages_published = published_.load();
+  s.deliveries = deliveries_.load();
+  s.delivery_failures = failures_.load();
+  s.unmatched = unmatched_.load();
+  return s;
+}
+
+K2KBroker& Runtime::k2k_broker() {
+  if (!shared_) detail::raise(ErrorCode::Closed, "k2k_broker: this Runtime was moved from");
+  return shared_->k2k;
+}
+PubSubBroker& Runtime::pubsub() {
+  if (!shared_) detail::raise(ErrorCode::Closed, "pubsub: this Runtime was moved from");
+  return shared_->pubsub;
 }
 
 }  // namespace RINGKERNEL_ABI_NAMESPACE
