@@ -156,17 +156,32 @@ void make_hlc(const fs::path& dir) {
 
 }  // namespace
 
+// Topic seeds: FILTER '\n' NAME, covering each wildcard, the '$' rule and invalid filters.
+void make_topics(const fs::path& dir) {
+  auto text = [](const std::string& t) { return Bytes(t.begin(), t.end()); };
+  write_file(dir, "plus.txt", text("sensors/+/temperature\nsensors/kitchen/temperature"));
+  write_file(dir, "hash-parent.txt", text("sport/#\nsport"));
+  write_file(dir, "dollar.txt", text("#\n$SYS/uptime"));
+  write_file(dir, "star.txt", text("a/*/c\na/b/c"));
+  write_file(dir, "empty-level.txt", text("a//b\na/b"));
+  write_file(dir, "hash-middle.txt", text("a/#/b\na/x/b"));
+  write_file(dir, "plain.txt", text("plain/topic\nplain/topic"));
+  write_file(dir, "short.txt", text("+/+\na"));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/envelope and OUT_DIR/hlc)\n", argv[0]);
+    std::fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/envelope, OUT_DIR/hlc, OUT_DIR/topic)\n", argv[0]);
     return 2;
   }
   try {
     const fs::path root(argv[1]);
     fs::create_directories(root / "envelope");
     fs::create_directories(root / "hlc");
+    fs::create_directories(root / "topic");
     make_envelopes(root / "envelope");
     make_hlc(root / "hlc");
+    make_topics(root / "topic");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_corpus: %s\n", e.what());
     return 1;

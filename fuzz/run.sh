@@ -25,6 +25,7 @@ work=$build_dir/fuzz-work
 targets=(
   "fuzz_envelope envelope -max_len=8192"
   "fuzz_hlc hlc -max_len=64"
+  "fuzz_topic topic -max_len=512"
 )
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
