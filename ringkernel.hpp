@@ -1940,6 +1940,7 @@ class KernelBody {
   virtual std::uint64_t input_type_id() const noexcept = 0;   // 0: any
   virtual std::size_t input_size() const noexcept = 0;        // 0: any
   virtual const char* handler_name() const noexcept = 0;
+  virtual Backend backend() const noexcept { return Backend::Cpu; }  // where run() executes the handler
 };
 
 RINGKERNEL_API bool core_next(KernelCore& core, Packet& out);   // false: terminate
@@ -2244,11 +2245,16 @@ class Runtime {
   RINGKERNEL_API PubSubBroker& pubsub();
   /// Terminates every kernel and stops accepting launches. Idempotent; also run by the destructor.
   RINGKERNEL_API void shutdown();
+  /// The device ordinal given to the builder (GPU backends).
+  RINGKERNEL_API int device() const;
+  /// Backend headers' entry point: launches a kernel whose body they built (a KernelBody whose
+  /// backend() must equal this runtime's backend, else KernelError(BackendUnavailable)). The
+  /// lifecycle, inbox, outputs and telemetry are the same as for CPU kernels.
+  RINGKERNEL_API KernelHandle launch_body(const std::string& id, std::unique_ptr<detail::KernelBody> body,
+                                          const LaunchOptions& options);
 
  private:
   explicit Runtime(std::shared_ptr<detail::RuntimeShared> shared) noexcept;
-  RINGKERNEL_API KernelHandle launch_body(const std::string& id, std::unique_ptr<detail::KernelBody> body,
-                                          const LaunchOptions& options);
   std::shared_ptr<detail::RuntimeShared> shared_;
 };
 
@@ -2746,6 +2752,7 @@ struct RuntimeShared {
   bool shut_down = false;
   std::uint64_t total_launched = 0;
   std::uint64_t next_number = 1;
+  int device = 0;
   K2KBroker k2k;
   PubSubBroker pubsub;
   RuntimeShared(const RuntimeConfig& c, Backend b, std::uint32_t node)
@@ -3512,7 +3519,7 @@ KernelHandle Runtime::launch_body(const std::string& id, std::unique_ptr<detail:
   if (!shared_) detail::raise(ErrorCode::Closed, "launch: this Runtime was moved from");
   if (id.empty()) detail::raise(ErrorCode::InvalidArgument, "launch: the kernel id must not be empty");
   detail::RuntimeShared& rt = *shared_;
-  if (rt.backend != Backend::Cpu)
+  if (body->backend() != rt.backend)
     detail::raise_kernel(ErrorCode::BackendUnavailable,
                          std::string("launch '") + id + "': handler " + body->handler_name() + " has no device code for the " +
                              to_string(rt.backend) + " backend in this program");
@@ -3665,7 +3672,9 @@ Runtime Runtime::Builder::build() const {
     }
     if (chosen == Backend::Cpu) detail::log(LogLevel::Info, "Backend::Auto: using the CPU backend");
   }
-  return Runtime(std::make_shared<detail::RuntimeShared>(config_, chosen, node_id_));
+  auto shared = std::make_shared<detail::RuntimeShared>(config_, chosen, node_id_);
+  shared->device = device_;
+  return Runtime(std::move(shared));
 }
 
 
@@ -3952,6 +3961,10 @@ PubSubStats PubSubBroker::stats() const {
   return s;
 }
 
+int Runtime::device() const {
+  if (!shared_) detail::raise(ErrorCode::Closed, "device: this Runtime was moved from");
+  return shared_->device;
+}
 K2KBroker& Runtime::k2k_broker() {
   if (!shared_) detail::raise(ErrorCode::Closed, "k2k_broker: this Runtime was moved from");
   return shared_->k2k;
