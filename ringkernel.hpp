@@ -684,8 +684,18 @@ class SpscRing {
       space = capacity() - static_cast<std::size_t>(tail - prod_.cached_head);
     }
     const std::size_t n = std::min(space, count);
-    for (std::size_t i = 0; i < n; ++i)
-      ::new (static_cast<void*>(&storage_.slots[(tail + i) & storage_.mask])) T(items[i]);
+    // Two contiguous spans (to the end of the buffer, then from its start): plain copies the
+    // compiler turns into memcpy for trivially copyable T, instead of a masked index per item.
+    const std::size_t first = static_cast<std::size_t>(tail & storage_.mask);
+    const std::size_t n1 = std::min(n, capacity() - first);
+    T* const base = storage_.slots;
+    if constexpr (std::is_trivially_copyable<T>::value) {
+      if (n1 != 0) std::memcpy(static_cast<void*>(base + first), items, n1 * sizeof(T));
+      if (n != n1) std::memcpy(static_cast<void*>(base), items + n1, (n - n1) * sizeof(T));
+    } else {
+      for (std::size_t i = 0; i < n1; ++i) ::new (static_cast<void*>(base + first + i)) T(items[i]);
+      for (std::size_t i = n1; i < n; ++i) ::new (static_cast<void*>(base + (i - n1))) T(items[i]);
+    }
     if (n != 0) prod_.tail.store(tail + n, std::memory_order_release);
     return n;
   }
@@ -713,10 +723,18 @@ class SpscRing {
       avail = static_cast<std::size_t>(cons_.cached_tail - head);
     }
     const std::size_t n = std::min(avail, max_count);
-    for (std::size_t i = 0; i < n; ++i) {
-      T* slot = &storage_.slots[(head + i) & storage_.mask];
-      out[i] = std::move(*slot);
-      slot->~T();
+    const std::size_t first = static_cast<std::size_t>(head & storage_.mask);
+    const std::size_t n1 = std::min(n, capacity() - first);
+    T* const base = storage_.slots;
+    if constexpr (std::is_trivially_copyable<T>::value) {
+      if (n1 != 0) std::memcpy(static_cast<void*>(out), base + first, n1 * sizeof(T));
+      if (n != n1) std::memcpy(static_cast<void*>(out + n1), base, (n - n1) * sizeof(T));
+    } else {
+      for (std::size_t i = 0; i < n; ++i) {
+        T* slot = base + (i < n1 ? first + i : i - n1);
+        out[i] = std::move(*slot);
+        slot->~T();
+      }
     }
     if (n != 0) cons_.head.store(head + n, std::memory_order_release);
     return n;
