@@ -1473,6 +1473,8 @@ struct K2KStats {
 ///
 /// Order: messages from one sender to one destination, at one priority, arrive in the order
 /// sent (delivery is synchronous into the destination's FIFO-within-priority inbox).
+/// Backpressure: a delivery into a full Block-strategy inbox waits at most delivery_timeout_ms
+/// (then Timeout), so kernels feeding each other in a cycle slow down but never deadlock.
 /// Thread safety: every member may be called from any thread.
 class K2KBroker {
  public:

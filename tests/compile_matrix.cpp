@@ -16,13 +16,20 @@ struct Plain {
 struct WithContext {
   using input_type = In;
   using output_type = void;
-  void operator()(ringkernel::HandlerContext& ctx, const In& in) { ctx.emit(Out{in.v}); }
+  void operator()(ringkernel::HandlerContext& ctx, const In& in) {
+    ctx.emit(Out{in.v});
+    (void)ctx.send_to_kernel("matrix_loop", Out{in.v}).is_success();
+    (void)ctx.publish(ringkernel::Topic("matrix/out"), Out{in.v});
+  }
 };
 }  // namespace matrix
 
 RINGKERNEL_KERNEL(matrix_loop) {
-  while (!ctx.should_terminate())
+  while (!ctx.should_terminate()) {
     if (auto m = ctx.receive<matrix::In>(std::chrono::milliseconds(1))) ctx.send(matrix::Out{m->v});
+    if (auto o = ctx.try_receive_from_kernel<matrix::Out>("b")) (void)ctx.send_to_kernel("a", matrix::In{int(o->v)});
+    if (auto o = ctx.try_receive_from_kernel<matrix::Out>()) (void)ctx.publish(ringkernel::Topic("matrix/x"), *o);
+  }
 }
 RINGKERNEL_HANDLER_KERNEL(matrix_plain, matrix::Plain);
 
@@ -44,6 +51,9 @@ int main() {
   (void)c.receive<matrix::Out>(std::chrono::milliseconds(1));
   auto env = MessageEnvelope::from_message(matrix::In{3}, 0, 1, rt.clock().tick());
   (void)env.as<matrix::In>();
+  (void)rt.k2k_broker().send_message("host", "a", matrix::In{4}).is_pending();
+  (void)rt.pubsub().subscribe(Topic("matrix/#"), "matrix_loop");
+  (void)rt.pubsub().publish_message(Topic("matrix/in"), "host", matrix::In{5});
   rt.shutdown();
   return x;
 }
