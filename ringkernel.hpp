@@ -10,7 +10,8 @@
 //     #define RINGKERNEL_IMPLEMENTATION
 //     #include "ringkernel.hpp"
 //
-// and include it plainly everywhere else. C++17 or later; no GPU SDK is needed for this header.
+// and include it plainly everywhere else. C++17 or later, with threads (`-pthread`); no GPU SDK
+// is needed for this header.
 // GPU backends live in ringkernel_cuda.hpp and ringkernel_vulkan.hpp and include this one.
 //
 // ============================================================================================
@@ -1852,7 +1853,7 @@ class HandlerContext {
   /// Id of the kernel that sent the current message (K2K or pub/sub); empty when a host sent it.
   RINGKERNEL_API std::string source_kernel() const;
 
- /// Made by the runtime for each message (users receive one, they do not build one).
+  /// Made by the runtime for each message (users receive one, they do not build one).
   HandlerContext(detail::KernelCore& core, HlcTimestamp ts, std::uint64_t correlation, std::uint64_t source) noexcept
       : core_(core), timestamp_(ts), correlation_(correlation), source_(source) {}
 
@@ -1933,7 +1934,7 @@ class KernelContext {
   /// Id of the kernel that sent the last message received; empty when a host sent it.
   RINGKERNEL_API std::string last_source_kernel() const;
 
- /// Made by the runtime for a loop kernel's worker.
+  /// Made by the runtime for a loop kernel's worker.
   explicit KernelContext(detail::KernelCore& core) noexcept : core_(core) {}
 
  private:
