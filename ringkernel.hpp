@@ -1037,6 +1037,8 @@ class PriorityInbox {
     nodes_[n].tagged = tagged;
     tagged_depth_ += tagged ? 1 : 0;
     link_tail(static_cast<std::uint8_t>(priority), n);
+    if (static_cast<int>(priority) > top_hint_.load(std::memory_order_relaxed))
+      top_hint_.store(static_cast<int>(priority), std::memory_order_relaxed);
     ++depth_;
     approx_depth_.store(depth_, std::memory_order_relaxed);
     ++stats_.enqueued;
@@ -1134,6 +1136,8 @@ class PriorityInbox {
   }
   /// Messages queued, read without the lock (may be stale): for spinning before parking.
   std::size_t approx_size() const noexcept { return approx_depth_.load(std::memory_order_relaxed); }
+  /// The highest priority queued, or -1 when empty; read without the lock (may be stale).
+  int approx_top_priority() const noexcept { return top_hint_.load(std::memory_order_relaxed); }
   /// Whether close() was called.
   bool closed() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1197,6 +1201,7 @@ class PriorityInbox {
     if (lane_head_[p] == kNil) {
       lane_tail_[p] = kNil;
       occupied_[p >> 6] &= ~(std::uint64_t{1} << (p & 63));
+      top_hint_.store(highest_lane(), std::memory_order_relaxed);
     }
     tagged_depth_ -= nodes_[n].tagged ? 1 : 0;
     --depth_;
@@ -1241,6 +1246,7 @@ class PriorityInbox {
   std::uint32_t lane_tail_[256];
   std::uint64_t occupied_[4] = {0, 0, 0, 0};  // bit p set: lane p non-empty
   std::atomic<std::size_t> approx_depth_{0};
+  std::atomic<int> top_hint_{-1};  // highest non-empty lane, written under mu_
   std::uint64_t interrupt_epoch_ = 0;
   int waiting_consumers_ = 0;
   int waiting_producers_ = 0;
@@ -1732,7 +1738,9 @@ struct KernelStatus {
   std::uint64_t messages_processed = 0;  ///< completed by the handler
   std::uint64_t messages_dropped = 0;    ///< evicted by DropOldest
   std::uint64_t messages_rejected = 0;   ///< refused by send (QueueFull, NotActive)
-  std::uint64_t queue_depth = 0;         ///< waiting in the inbox (incl. one held across a pause)
+  std::uint64_t queue_depth = 0;         ///< waiting: in the inbox, or among the up to 32 the worker took
+                                         ///< from it at once and has not handled yet (DropOldest evicts
+                                         ///< only from the inbox, so depth may exceed capacity by that much)
   std::uint64_t outputs_pending = 0;     ///< emitted, not yet received by the host
   std::uint64_t outputs_dropped = 0;     ///< emitted while terminating with a full output queue, or late replies
   std::uint64_t errors = 0;              ///< handler exceptions
@@ -2837,8 +2845,12 @@ class KernelCore {
   std::mutex join_mu;
   std::atomic<std::thread::id> worker_id{};
   std::optional<KernelFault> fault;  // under mu
-  // Worker-only: a message popped while a pause began, handed out first on resume.
-  std::optional<Packet> held;
+  // Worker-only: messages taken from the inbox but not yet handled, in service order. The
+  // worker takes up to take_batch at once (one inbox lock for many messages), and a message
+  // claimed just as a pause began goes back to the front. Counted in status().queue_depth.
+  static constexpr std::size_t take_batch = 32;
+  std::deque<Packet> held;
+  std::vector<Packet> batch;
   std::atomic<std::uint64_t> held_count{0};
 
   // Outputs and pending calls, under out_mu.
@@ -2868,8 +2880,8 @@ class KernelCore {
     out_not_full.notify_all();
   }
   void hold(Packet&& p) {
-    held = std::move(p);
-    held_count.store(1, std::memory_order_relaxed);
+    held.push_front(std::move(p));
+    held_count.store(held.size(), std::memory_order_relaxed);
   }
   // Joins the worker once, whoever calls first; later callers find it joined.
   void join_worker() {
@@ -2878,19 +2890,29 @@ class KernelCore {
   }
   // A held message goes first unless a strictly more urgent one arrived meanwhile.
   bool take_held(Packet& out) {
-    if (!held) return false;
-    if (inbox.try_pop_above(out, static_cast<Priority>(held->priority))) return true;
-    out = std::move(*held);
-    held.reset();
-    held_count.store(0, std::memory_order_relaxed);
+    if (held.empty()) return false;
+    const int prio = held.front().priority;
+    if (inbox.approx_top_priority() > prio && inbox.try_pop_above(out, static_cast<Priority>(prio))) return true;
+    out = std::move(held.front());
+    held.pop_front();
+    held_count.store(held.size(), std::memory_order_relaxed);
+    return true;
+  }
+  // Takes up to take_batch messages under one inbox lock: the first into `out`, the rest held.
+  bool refill(Packet& out) {
+    batch.clear();
+    if (inbox.try_pop_batch(batch, take_batch) == 0) return false;
+    out = std::move(batch.front());
+    for (std::size_t i = 1; i < batch.size(); ++i) held.push_back(std::move(batch[i]));
+    held_count.store(held.size(), std::memory_order_relaxed);
     return true;
   }
   // Spin briefly on the inbox, then park on it (interrupt() or a push wakes us).
   bool pop_wait(Packet& out, std::chrono::nanoseconds park) {
-    if (inbox.try_pop(out)) return true;
+    if (refill(out)) return true;
     const std::int64_t spin_end = steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(rt->config.spin_before_park).count();
     for (unsigned n = 1;; ++n) {
-      if (inbox.approx_size() != 0 && inbox.try_pop(out)) return true;
+      if (inbox.approx_size() != 0 && refill(out)) return true;
       if (!run.load(std::memory_order_relaxed) || stop.load(std::memory_order_relaxed)) return false;
       cpu_relax();
       if ((n & 15) == 0 && steady_ns() >= spin_end) break;  // the clock costs ~25 ns: read it rarely
@@ -3149,7 +3171,7 @@ bool KernelContext::receive_packet(detail::Packet& out, std::chrono::nanoseconds
     if (core_.stop.load()) return false;
     if (!core_.wait_runnable(deadline)) return false;
     const std::int64_t left = deadline - detail::steady_ns();
-    if (left <= 0 && !core_.held && core_.inbox.approx_size() == 0) return false;
+    if (left <= 0 && core_.held.empty() && core_.inbox.approx_size() == 0) return false;
     if (!core_.take_held(out) && !core_.pop_wait(out, std::chrono::nanoseconds(std::max<std::int64_t>(left, 0)))) {
       if (detail::steady_ns() >= deadline) return false;
       continue;
@@ -3170,8 +3192,11 @@ bool KernelContext::take_from_kernel(detail::Packet& out, const std::string* sou
     return (p.flags & detail::Packet::from_kernel) != 0 && (number == 0 || p.source_kernel == number);
   };
   if (core_.stop.load() || !core_.run.load(std::memory_order_acquire)) return false;
-  if (core_.held && from(*core_.held)) {
-    if (!core_.take_held(out)) return false;
+  auto it = std::find_if(core_.held.begin(), core_.held.end(), from);
+  if (it != core_.held.end()) {  // held messages are older than anything in the inbox
+    out = std::move(*it);
+    core_.held.erase(it);
+    core_.held_count.store(core_.held.size(), std::memory_order_relaxed);
   } else if (!core_.inbox.try_pop_if(out, from)) {
     return false;
   }
@@ -3481,7 +3506,9 @@ std::vector<MessageEnvelope> KernelHandle::drain_unprocessed() {
   }
   std::vector<MessageEnvelope> out;
   detail::Packet p;
-  if (k.take_held(p)) out.push_back(envelope_from_packet(p, k.number));
+  for (const detail::Packet& h : k.held) out.push_back(envelope_from_packet(h, k.number));
+  k.held.clear();
+  k.held_count.store(0);
   for (detail::Packet& q : k.inbox.drain()) out.push_back(envelope_from_packet(q, k.number));
   return out;
 }
