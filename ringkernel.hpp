@@ -2915,7 +2915,12 @@ class KernelCore {
       if (inbox.approx_size() != 0 && refill(out)) return true;
       if (!run.load(std::memory_order_relaxed) || stop.load(std::memory_order_relaxed)) return false;
       cpu_relax();
-      if ((n & 15) == 0 && steady_ns() >= spin_end) break;  // the clock costs ~25 ns: read it rarely
+      if ((n & 15) == 0) {
+        if (steady_ns() >= spin_end) break;  // the clock costs ~25 ns: read it rarely
+        // With more busy threads than cores, a spinning worker would starve the very thread
+        // that feeds it: give the core away now and then (a no-op when nothing else waits).
+        if ((n & 15) == 0) std::this_thread::yield();
+      }
     }
     return inbox.pop(out, park);
   }
@@ -2989,7 +2994,10 @@ class KernelCore {
     const std::int64_t end = steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(rt->config.spin_before_park).count();
     for (unsigned n = 1; !ready(); ++n) {
       cpu_relax();
-      if ((n & 15) == 0 && steady_ns() >= end) return;
+      if ((n & 15) == 0) {
+        if (steady_ns() >= end) return;
+        std::this_thread::yield();  // see pop_wait: never starve the kernel we wait for
+      }
     }
   }
   void record_fault(const Packet& in, const char* what) {
