@@ -1824,10 +1824,38 @@ struct Packet {
 };
 }  // namespace detail
 
+namespace detail {
+/// What both kernel contexts offer on the messaging fabric, as their kernel: K2K sends and
+/// publishing. Used only by the kernel's own worker thread.
+class FabricSender {
+ public:
+  /// Sends `message` to the kernel (or routed name) `destination` over K2K, from this kernel,
+  /// at this kernel's priority. The receipt says whether it was delivered.
+  template <class T>
+  DeliveryReceipt send_to_kernel(const std::string& destination, const T& message) {
+    detail::Packet p;
+    p.assign_message(message);
+    return send_packet_to_kernel(destination, std::move(p));
+  }
+  /// Publishes `message` on `topic` (a name, not a filter) as this kernel; returns how many
+  /// kernels got it.
+  template <class T>
+  std::size_t publish(const Topic& topic, const T& message) {
+    return publish_envelope(topic, MessageEnvelope::from_message(message, 0, 0, HlcTimestamp{}));
+  }
+
+ protected:
+  explicit FabricSender(KernelCore& core) noexcept : core_(core) {}
+  RINGKERNEL_API DeliveryReceipt send_packet_to_kernel(const std::string& destination, Packet&& p);
+  RINGKERNEL_API std::size_t publish_envelope(const Topic& topic, const MessageEnvelope& envelope);
+  KernelCore& core_;
+};
+}  // namespace detail
+
 /// Given to a message handler's call operator (the two-argument form): who it is, the
 /// current message's time and correlation, and emit() for zero or several outputs.
 /// Valid only during the call; used only by the kernel's own worker thread.
-class HandlerContext {
+class HandlerContext : public detail::FabricSender {
  public:
   /// The kernel's id.
   RINGKERNEL_API const std::string& kernel_id() const noexcept;
@@ -1844,32 +1872,15 @@ class HandlerContext {
     p.assign_message(message);
     emit_packet(std::move(p));
   }
-  /// Sends `message` to the kernel (or routed name) `destination` over K2K, from this kernel,
-  /// at this kernel's priority. The receipt says whether it was delivered.
-  template <class T>
-  DeliveryReceipt send_to_kernel(const std::string& destination, const T& message) {
-    detail::Packet p;
-    p.assign_message(message);
-    return send_packet_to_kernel(destination, std::move(p));
-  }
-  /// Publishes `message` on `topic` (a name, not a filter) as this kernel; returns how many
-  /// kernels got it.
-  template <class T>
-  std::size_t publish(const Topic& topic, const T& message) {
-    return publish_envelope(topic, MessageEnvelope::from_message(message, 0, 0, HlcTimestamp{}));
-  }
   /// Id of the kernel that sent the current message (K2K or pub/sub); empty when a host sent it.
   RINGKERNEL_API std::string source_kernel() const;
 
   /// Made by the runtime for each message (users receive one, they do not build one).
   HandlerContext(detail::KernelCore& core, HlcTimestamp ts, std::uint64_t correlation, std::uint64_t source) noexcept
-      : core_(core), timestamp_(ts), correlation_(correlation), source_(source) {}
+      : FabricSender(core), timestamp_(ts), correlation_(correlation), source_(source) {}
 
  private:
   RINGKERNEL_API void emit_packet(detail::Packet&& p);
-  RINGKERNEL_API DeliveryReceipt send_packet_to_kernel(const std::string& destination, detail::Packet&& p);
-  RINGKERNEL_API std::size_t publish_envelope(const Topic& topic, const MessageEnvelope& envelope);
-  detail::KernelCore& core_;
   HlcTimestamp timestamp_;
   std::uint64_t correlation_;
   std::uint64_t source_;  // kernel number, 0 for a host
@@ -1877,7 +1888,7 @@ class HandlerContext {
 
 /// Given to a loop kernel `void(KernelContext&)`: it loops `while (!ctx.should_terminate())`,
 /// receiving and sending. Used only by the kernel's own worker thread.
-class KernelContext {
+class KernelContext : public detail::FabricSender {
  public:
   /// The kernel's id.
   RINGKERNEL_API const std::string& kernel_id() const noexcept;
@@ -1907,20 +1918,6 @@ class KernelContext {
   }
   /// A fresh timestamp from the runtime clock (after everything received so far).
   RINGKERNEL_API HlcTimestamp now() noexcept;
-  /// Sends `message` to the kernel (or routed name) `destination` over K2K, from this kernel,
-  /// at this kernel's priority. The receipt says whether it was delivered.
-  template <class T>
-  DeliveryReceipt send_to_kernel(const std::string& destination, const T& message) {
-    detail::Packet p;
-    p.assign_message(message);
-    return send_packet_to_kernel(destination, std::move(p));
-  }
-  /// Publishes `message` on `topic` (a name, not a filter) as this kernel; returns how many
-  /// kernels got it.
-  template <class T>
-  std::size_t publish(const Topic& topic, const T& message) {
-    return publish_envelope(topic, MessageEnvelope::from_message(message, 0, 0, HlcTimestamp{}));
-  }
   /// The oldest queued message (within the highest priority) that kernel `source` sent over
   /// K2K or pub/sub, if there is one now and the kernel is Active; other messages stay queued.
   /// Per-sender FIFO holds. A message of another type than T faults the kernel, like receive().
@@ -1943,16 +1940,13 @@ class KernelContext {
   RINGKERNEL_API std::string last_source_kernel() const;
 
   /// Made by the runtime for a loop kernel's worker.
-  explicit KernelContext(detail::KernelCore& core) noexcept : core_(core) {}
+  explicit KernelContext(detail::KernelCore& core) noexcept : FabricSender(core) {}
 
  private:
   RINGKERNEL_API bool receive_packet(detail::Packet& out, std::chrono::nanoseconds timeout);
   RINGKERNEL_API bool take_from_kernel(detail::Packet& out, const std::string* source);
-  RINGKERNEL_API DeliveryReceipt send_packet_to_kernel(const std::string& destination, detail::Packet&& p);
-  RINGKERNEL_API std::size_t publish_envelope(const Topic& topic, const MessageEnvelope& envelope);
   RINGKERNEL_API void send_packet(detail::Packet&& p);
   [[noreturn]] RINGKERNEL_API void type_mismatch(detail::Packet& p, std::uint64_t want, std::size_t want_size);
-  detail::KernelCore& core_;
   std::uint64_t last_correlation_ = 0;
   std::uint64_t last_source_ = 0;
 };
@@ -3217,19 +3211,14 @@ bool KernelContext::take_from_kernel(detail::Packet& out, const std::string* sou
   return true;
 }
 std::string KernelContext::last_source_kernel() const { return core_.rt->id_of(last_source_); }
-DeliveryReceipt KernelContext::send_packet_to_kernel(const std::string& destination, detail::Packet&& p) {
+DeliveryReceipt detail::FabricSender::send_packet_to_kernel(const std::string& destination, detail::Packet&& p) {
   return detail::k2k_send_from(core_, destination, std::move(p));
 }
-std::size_t KernelContext::publish_envelope(const Topic& topic, const MessageEnvelope& envelope) {
+std::size_t detail::FabricSender::publish_envelope(const Topic& topic, const MessageEnvelope& envelope) {
   return core_.rt->pubsub.publish(topic, core_.id, envelope);
 }
 std::string HandlerContext::source_kernel() const { return core_.rt->id_of(source_); }
-DeliveryReceipt HandlerContext::send_packet_to_kernel(const std::string& destination, detail::Packet&& p) {
-  return detail::k2k_send_from(core_, destination, std::move(p));
-}
-std::size_t HandlerContext::publish_envelope(const Topic& topic, const MessageEnvelope& envelope) {
-  return core_.rt->pubsub.publish(topic, core_.id, envelope);
-}
+
 std::optional<MessageEnvelope> KernelContext::receive_envelope(std::chrono::nanoseconds timeout) {
   detail::Packet p;
   if (!receive_packet(p, timeout)) return std::nullopt;
