@@ -1438,7 +1438,8 @@ struct DeliveryReceipt {
   MessageId message_id{};        ///< the message's id
   std::string source;            ///< sender's name (a kernel id, or any name a host chose)
   std::string destination;       ///< the name it was sent to
-  std::string delivered_to;      ///< the kernel whose inbox got it (differs from `destination` when routed)
+  std::string delivered_to;      ///< the kernel the routes led to (differs from `destination` when routed);
+                                 ///< set also when that kernel refused it (NotActive, QueueFull, Timeout, Rejected)
   DeliveryStatus status = DeliveryStatus::NoRoute;
   std::uint32_t hops = 0;        ///< 1 for a direct delivery, +1 per route followed
   HlcTimestamp timestamp{};      ///< the message's HLC timestamp

@@ -1,129 +1,226 @@
-// pipeline — three kernels in a row over K2K: parse -> scale -> aggregate.
-//   1. the host sends raw samples to "parse"; each stage handles a message and sends its result
-//      to the next stage with ctx.send_to_kernel(); "aggregate" emits one result per sample,
-//      which the host receives,
-//   2. every sample arrives exactly once and in order (one sender per hop, one priority: K2K
-//      keeps per-sender FIFO),
-//   3. causality: each stage records ctx.timestamp(), the HLC time at which it took the message;
-//      along every item those times strictly increase, because a kernel merges the timestamp of
-//      each message it takes and stamps what it sends after it,
-//   4. the aggregate stage's state (a running sum) persists across messages.
+// pipeline — three kernels chained over K2K: parse -> transform -> aggregate.
+//   1. three host threads feed text records into the first stage ("parse") with KernelHandle::send,
+//   2. each stage hands its result to the next with ctx.send_to_kernel; the last stage ("aggregate")
+//      keeps a running total per sender and emits one Result per record, which the host receives
+//      with receive<Result>(),
+//   3. the inboxes hold only 64 messages, so the stages push back on each other (Block): a stage
+//      whose next stage is full waits in send_to_kernel instead of losing messages,
+//   4. the host checks that every record came out exactly once, in each sender's order, with the
+//      right value and running total, that each stage heard from the stage before it
+//      (ctx.source_kernel()), and that the HLC timestamps each stage saw increase along the pipeline.
 // Exits non-zero if a check fails.
 #define RINGKERNEL_IMPLEMENTATION
 #include "ringkernel.hpp"
 
-#include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
-namespace pipeline_demo {
-struct Raw {
-  std::uint64_t seq;
-  std::int64_t millivolts;
-};
-RINGKERNEL_MESSAGE(Raw, 0xD0)
-struct Stamp {  // an HlcTimestamp, as plain fields
-  std::uint64_t physical;
-  std::uint32_t logical;
-  std::uint32_t node;
-};
-struct Item {
-  std::uint64_t seq;
-  double volts;
-  Stamp seen[3];  // when each stage took it
-  double running_sum;
-};
-RINGKERNEL_MESSAGE(Item, 0xD1)
+namespace stages {
+constexpr std::uint32_t kMaxSenders = 8;
 
-Stamp stamp(ringkernel::HlcTimestamp t) { return Stamp{t.physical, t.logical, t.node_id}; }
-ringkernel::HlcTimestamp hlc(Stamp s) { return ringkernel::HlcTimestamp{s.physical, s.logical, s.node}; }
-std::atomic<int> lost{0};  // K2K sends that were not delivered
+struct Record {  // host -> parse: a number as text
+  std::uint32_t sender;
+  std::uint32_t seq;
+  char text[24];
+};
+RINGKERNEL_MESSAGE(Record, 0x50495001)
+struct Parsed {  // parse -> transform
+  std::uint32_t sender;
+  std::uint32_t seq;
+  std::int64_t value;
+  ringkernel::HlcTimestamp parsed_at;  // HLC time of the record at the parse stage
+};
+RINGKERNEL_MESSAGE(Parsed, 0x50495002)
+struct Transformed {  // transform -> aggregate
+  std::uint32_t sender;
+  std::uint32_t seq;
+  std::int64_t value;
+  ringkernel::HlcTimestamp parsed_at;
+  ringkernel::HlcTimestamp transformed_at;
+  std::uint32_t from_parse;  // 1 when ctx.source_kernel() was "parse"
+};
+RINGKERNEL_MESSAGE(Transformed, 0x50495003)
+struct Result {  // aggregate -> host
+  std::uint32_t sender;
+  std::uint32_t seq;
+  std::int64_t value;
+  std::int64_t running_total;  // of this sender's values so far
+  ringkernel::HlcTimestamp parsed_at;
+  ringkernel::HlcTimestamp transformed_at;
+  ringkernel::HlcTimestamp aggregated_at;
+  std::uint32_t sources_ok;  // 1 when transform heard from parse and aggregate from transform
+};
+RINGKERNEL_MESSAGE(Result, 0x50495004)
+
+// Each stage forwards over K2K; a message the next stage does not take faults this stage
+// (the host sees missing results and the fault).
+template <class T>
+void forward(ringkernel::HandlerContext& ctx, const std::string& next, const T& message) {
+  const ringkernel::DeliveryReceipt r = ctx.send_to_kernel(next, message);
+  if (!r.is_success())
+    throw std::runtime_error(ctx.kernel_id() + ": delivery to '" + next + "' failed: " + ringkernel::to_string(r.status));
+}
 
 struct Parse {
-  using input_type = Raw;
+  using input_type = Record;
   using output_type = void;
-  void operator()(ringkernel::HandlerContext& ctx, const Raw& r) {
-    Item it{r.seq, static_cast<double>(r.millivolts) / 1000.0, {stamp(ctx.timestamp()), {}, {}}, 0.0};
-    if (!ctx.send_to_kernel("scale", it).is_success()) lost.fetch_add(1);
+  std::string next = "transform";
+  void operator()(ringkernel::HandlerContext& ctx, const Record& r) {
+    char* end = nullptr;
+    const long long v = std::strtoll(r.text, &end, 10);
+    if (end == r.text || *end != '\0') throw std::runtime_error("parse: not a number");
+    forward(ctx, next, Parsed{r.sender, r.seq, static_cast<std::int64_t>(v), ctx.timestamp()});
   }
 };
-struct Scale {
-  using input_type = Item;
+
+struct Transform {
+  using input_type = Parsed;
   using output_type = void;
-  double gain = 2.5;
-  void operator()(ringkernel::HandlerContext& ctx, const Item& in) {
-    Item it = in;
-    it.volts *= gain;
-    it.seen[1] = stamp(ctx.timestamp());
-    if (!ctx.send_to_kernel("aggregate", it).is_success()) lost.fetch_add(1);
+  std::string next = "aggregate";
+  void operator()(ringkernel::HandlerContext& ctx, const Parsed& p) {
+    forward(ctx, next,
+            Transformed{p.sender, p.seq, 3 * p.value + 1, p.parsed_at, ctx.timestamp(),
+                        ctx.source_kernel() == "parse" ? 1u : 0u});
   }
 };
+
 struct Aggregate {
-  using input_type = Item;
-  using output_type = Item;
-  double sum = 0;  // persists across messages
-  Item operator()(ringkernel::HandlerContext& ctx, const Item& in) {
-    Item it = in;
-    sum += it.volts;
-    it.running_sum = sum;
-    it.seen[2] = stamp(ctx.timestamp());
-    return it;
+  using input_type = Transformed;
+  using output_type = Result;
+  std::int64_t totals[kMaxSenders] = {};
+  Result operator()(ringkernel::HandlerContext& ctx, const Transformed& t) {
+    if (t.sender >= kMaxSenders) throw std::runtime_error("aggregate: sender out of range");
+    totals[t.sender] += t.value;
+    const bool from_transform = ctx.source_kernel() == "transform";
+    const std::uint32_t sources_ok = t.from_parse == 1 && from_transform ? 1u : 0u;
+    return Result{t.sender, t.seq, t.value, totals[t.sender], t.parsed_at, t.transformed_at, ctx.timestamp(), sources_ok};
   }
 };
-}  // namespace pipeline_demo
+
+/// What the host computes independently for record `seq` of `sender`.
+std::int64_t raw_value(std::uint32_t sender, std::uint32_t seq) {
+  return static_cast<std::int64_t>(sender) * 1000000 + static_cast<std::int64_t>(seq) * 7 - 500;
+}
+std::int64_t transformed_value(std::uint32_t sender, std::uint32_t seq) { return 3 * raw_value(sender, seq) + 1; }
+}  // namespace stages
 
 namespace {
 int failures = 0;
-void check(bool ok, const std::string& what) {
-  std::printf("  [%s] %s\n", ok ? " ok " : "FAIL", what.c_str());
+void check(bool ok, const char* what) {
+  std::printf("  [%s] %s\n", ok ? " ok " : "FAIL", what);
   if (!ok) ++failures;
 }
 }  // namespace
 
 int main() {
   using namespace ringkernel;
-  using namespace pipeline_demo;
   using namespace std::chrono_literals;
+  using Clock = std::chrono::steady_clock;
   std::printf("ringkernel %s pipeline\n\n", RINGKERNEL_VERSION_STRING);
-  Runtime rt = Runtime::builder().backend(Backend::Cpu).node_id(7).build();
-  // Launched last stage first, so every K2K destination exists before anything flows.
-  KernelHandle aggregate = rt.launch("aggregate", Aggregate{}, LaunchOptions{}.with_queue_capacity(1024));
-  rt.launch("scale", Scale{}, LaunchOptions{}.with_queue_capacity(1024));
-  KernelHandle parse = rt.launch("parse", Parse{}, LaunchOptions{}.with_queue_capacity(1024));
 
-  constexpr std::uint64_t kSamples = 20000;
-  const auto t0 = std::chrono::steady_clock::now();
-  std::uint64_t got = 0, in_order = 0, causal = 0;
-  double expected_sum = 0, last_sum = 0;
-  std::uint64_t sent = 0;
-  while (got < kSamples) {
-    // Keep up to 512 samples in flight: send while there is room, then drain what is ready.
-    while (sent < kSamples && sent - got < 512) {
-      parse.send(Raw{sent, static_cast<std::int64_t>(sent % 1000)});
-      expected_sum += static_cast<double>(sent % 1000) / 1000.0 * 2.5;
-      ++sent;
+  RuntimeConfig config;
+  config.k2k.delivery_timeout_ms = 10000;  // a busy machine may stall a stage; wait rather than fail
+  Runtime rt = Runtime::builder().backend(Backend::Cpu).config(config).build();
+  const LaunchOptions small = LaunchOptions{}.with_queue_capacity(64);
+  KernelHandle parse = rt.launch("parse", stages::Parse{}, small);
+  KernelHandle transform = rt.launch("transform", stages::Transform{}, small);
+  KernelHandle aggregate = rt.launch("aggregate", stages::Aggregate{}, small);
+
+  constexpr std::uint32_t kSenders = 3, kPerSender = 2000, kTotal = kSenders * kPerSender;
+  static_assert(kSenders <= stages::kMaxSenders, "the aggregate stage tracks at most kMaxSenders senders");
+  std::printf("1. %u host threads feed %u records each into 'parse'; the host receives from 'aggregate'\n", kSenders,
+              kPerSender);
+  const auto start = Clock::now();
+  std::vector<std::thread> feeders;
+  for (std::uint32_t s = 0; s < kSenders; ++s)
+    feeders.emplace_back([&parse, s] {
+      for (std::uint32_t i = 0; i < kPerSender; ++i) {
+        stages::Record r{s, i, {}};
+        std::snprintf(r.text, sizeof r.text, "%lld", static_cast<long long>(stages::raw_value(s, i)));
+        parse.send(r);  // Block: waits while the pipeline is full
+      }
+    });
+
+  std::vector<std::vector<std::uint8_t>> seen(kSenders, std::vector<std::uint8_t>(kPerSender, 0));
+  std::uint32_t next_seq[kSenders] = {};
+  std::int64_t expected_total[kSenders] = {};
+  HlcTimestamp last_parsed[kSenders] = {};
+  std::uint32_t received = 0, duplicates = 0, out_of_order = 0, bad_values = 0, bad_totals = 0, bad_sources = 0,
+                hlc_not_rising = 0, hlc_not_rising_per_sender = 0, bad_sender = 0;
+  while (received < kTotal) {
+    const std::optional<stages::Result> r = aggregate.receive<stages::Result>(10s);
+    if (!r) break;
+    ++received;
+    if (r->sender >= kSenders || r->seq >= kPerSender) {
+      ++bad_sender;
+      continue;
     }
-    auto it = aggregate.receive<Item>(2s);
-    if (!it) break;
-    in_order += it->seq == got;
-    causal += hlc(it->seen[0]) < hlc(it->seen[1]) && hlc(it->seen[1]) < hlc(it->seen[2]);
-    last_sum = it->running_sum;
-    ++got;
+    if (seen[r->sender][r->seq]++ != 0) ++duplicates;
+    if (r->seq != next_seq[r->sender]) ++out_of_order;
+    next_seq[r->sender] = r->seq + 1;
+    if (r->value != stages::transformed_value(r->sender, r->seq)) ++bad_values;
+    expected_total[r->sender] += stages::transformed_value(r->sender, r->seq);
+    if (r->running_total != expected_total[r->sender]) ++bad_totals;
+    if (r->sources_ok != 1) ++bad_sources;
+    if (!(r->parsed_at < r->transformed_at && r->transformed_at < r->aggregated_at)) ++hlc_not_rising;
+    if (!(last_parsed[r->sender] < r->parsed_at)) ++hlc_not_rising_per_sender;
+    last_parsed[r->sender] = r->parsed_at;
   }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("1. %llu samples through parse -> scale -> aggregate in %.3f s (%.0f items/s, for information)\n\n",
-              static_cast<unsigned long long>(got), secs, static_cast<double>(got) / secs);
-  check(got == kSamples, "every sample came out (" + std::to_string(got) + " of " + std::to_string(kSamples) + ")");
-  check(lost.load() == 0, "no K2K send failed");
-  check(in_order == kSamples, "all in order");
-  check(causal == kSamples, "on every item, the three stages' HLC times strictly increase");
-  check(std::abs(last_sum - expected_sum) < 1e-6 * expected_sum, "the aggregate's running sum is the sum of all scaled samples");
-  const K2KStats st = rt.k2k_broker().stats();
-  std::printf("\nK2K: delivered %llu, failures %llu\n", static_cast<unsigned long long>(st.messages_delivered),
-              static_cast<unsigned long long>(st.delivery_failures));
-  check(st.messages_delivered == 2 * kSamples && st.delivery_failures == 0, "two K2K hops per sample, none failed");
+  for (std::thread& f : feeders) f.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::uint32_t missing = 0;
+  for (const auto& per_sender : seen)
+    for (std::uint8_t n : per_sender) missing += n == 0 ? 1 : 0;
+
+  std::printf("  %u results in %.3f s (%.0f records/s through 3 stages)\n", received, seconds, received / seconds);
+  std::printf("  missing %u, duplicates %u, out of sender order %u, wrong values %u, wrong totals %u, "
+              "wrong sources %u, HLC not rising along the pipeline %u / within a sender %u\n",
+              missing, duplicates, out_of_order, bad_values, bad_totals, bad_sources, hlc_not_rising,
+              hlc_not_rising_per_sender);
+  check(received == kTotal && missing == 0 && duplicates == 0 && bad_sender == 0, "every record arrived exactly once");
+  check(out_of_order == 0, "each sender's records arrived in the order it sent them");
+  check(bad_values == 0 && bad_totals == 0, "values and per-sender running totals are right");
+  check(bad_sources == 0, "transform heard only from 'parse', aggregate only from 'transform' (ctx.source_kernel)");
+  check(hlc_not_rising == 0, "HLC: parse < transform < aggregate for every record");
+  check(hlc_not_rising_per_sender == 0, "HLC: each sender's records were parsed at increasing times");
+
+  std::printf("2. Counters\n");
+  // A stage counts its message processed, and its receipt delivered, just after the next stage
+  // got the message, so the host can see the last result a moment before the counters: wait
+  // (briefly) for them to settle.
+  auto settled = [&] {
+    for (const KernelHandle* k : {&parse, &transform, &aggregate})
+      if (k->status().messages_processed != kTotal) return false;
+    return rt.k2k_broker().stats().messages_delivered == 2u * kTotal;
+  };
+  for (const auto until = Clock::now() + 2s; !settled() && Clock::now() < until;) std::this_thread::sleep_for(1ms);
+  const K2KStats k2k = rt.k2k_broker().stats();
+  std::printf("  K2KStats: delivered %llu, failures %llu, in flight %llu\n",
+              static_cast<unsigned long long>(k2k.messages_delivered),
+              static_cast<unsigned long long>(k2k.delivery_failures), static_cast<unsigned long long>(k2k.in_flight));
+  for (const KernelHandle* k : {&parse, &transform, &aggregate}) {
+    const KernelStatus s = k->status();
+    std::printf("  %-10s %-7s received %llu, processed %llu, errors %llu, max latency %.1f us\n", s.id.c_str(),
+                to_string(s.state), static_cast<unsigned long long>(s.messages_received),
+                static_cast<unsigned long long>(s.messages_processed), static_cast<unsigned long long>(s.errors),
+                static_cast<double>(s.max_latency_ns) / 1000.0);
+  }
+  check(k2k.messages_delivered == 2u * kTotal && k2k.delivery_failures == 0 && k2k.in_flight == 0,
+        "K2K: two hops per record, no failures, nothing in flight");
+  bool all_processed = true;
+  for (const KernelHandle* k : {&parse, &transform, &aggregate}) {
+    const KernelStatus s = k->status();
+    all_processed = all_processed && s.state == KernelState::Active && s.errors == 0 &&
+                    s.messages_received == kTotal && s.messages_processed == kTotal;
+  }
+  check(all_processed, "each stage received and processed every record, no faults");
+
   rt.shutdown();
   std::printf("\n%s\n", failures == 0 ? "pipeline: all checks passed" : "pipeline: FAILED");
   return failures == 0 ? 0 : 1;
