@@ -182,6 +182,41 @@ inline constexpr std::uint64_t next_pow2(std::uint64_t v) noexcept {
   return p;
 }
 inline constexpr bool is_pow2(std::uint64_t v) noexcept { return v != 0 && (v & (v - 1)) == 0; }
+
+/// One spin-wait step: tells the core it is in a spin loop (frees the sibling hyperthread).
+inline void cpu_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+/// A test-and-test-and-set lock for critical sections of a few dozen instructions (the inbox
+/// and output queues). Unlike std::mutex it never enters the kernel to lock or unlock, which
+/// matters when more threads than cores hand messages to each other: a contended futex costs
+/// a system call on both sides per handoff. A waiter that cannot get it yields the core now
+/// and then, so a preempted holder gets to run. Waiting for a *condition* belongs on a
+/// std::condition_variable_any over this lock, never on the lock itself. BasicLockable.
+class SpinLock {
+ public:
+  void lock() noexcept {
+    for (unsigned n = 1;; ++n) {
+      if (!locked_.exchange(true, std::memory_order_acquire)) return;
+      while (locked_.load(std::memory_order_relaxed)) {
+        cpu_pause();
+        if ((++n & 31) == 0) std::this_thread::yield();
+      }
+    }
+  }
+  bool try_lock() noexcept {
+    return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
 }  // namespace detail
 
 // ============================================================================================
@@ -973,7 +1008,7 @@ struct InboxStats {
 
 /// A bounded inbox served by priority: the highest priority first, FIFO within a priority.
 /// Backpressure per BackpressureStrategy; every drop and refusal is counted.
-/// Thread safety: every member may be called from any thread (a mutex guards the state;
+/// Thread safety: every member may be called from any thread (a SpinLock guards the state;
 /// waiting senders and receivers park on condition variables, they do not spin).
 template <class T>
 class PriorityInbox {
@@ -1005,7 +1040,7 @@ class PriorityInbox {
   template <class U>
   EnqueueStatus push(U&& item, Priority priority = Priority::Normal,
                      std::chrono::nanoseconds block_timeout = std::chrono::nanoseconds::max(), bool tagged = false) {
-    std::unique_lock<std::mutex> lock(mu_);
+    std::unique_lock<detail::SpinLock> lock(mu_);
     bool dropped = false;
     if (closed_) return refuse(EnqueueStatus::Closed);
     if (depth_ == capacity_) {
@@ -1049,7 +1084,7 @@ class PriorityInbox {
 
   /// Takes the next message (highest priority, oldest) into `out`; false when empty.
   bool try_pop(T& out) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     if (depth_ == 0) return false;
     take_front(out);
     return true;
@@ -1057,7 +1092,7 @@ class PriorityInbox {
   /// Waits up to `timeout` for a message. False on timeout, or when closed and empty.
   /// Also returns false early when interrupt() is called while it waits.
   bool pop(T& out, std::chrono::nanoseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
+    std::unique_lock<detail::SpinLock> lock(mu_);
     if (depth_ == 0 && !closed_) {
       const std::uint64_t epoch = interrupt_epoch_;
       ++waiting_consumers_;
@@ -1072,7 +1107,7 @@ class PriorityInbox {
   /// Lets a consumer that already holds a message of priority `floor` serve newer, more
   /// urgent ones first without putting its own back.
   bool try_pop_above(T& out, Priority floor) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     if (depth_ == 0 || highest_lane() <= static_cast<int>(floor)) return false;
     take_front(out);
     return true;
@@ -1081,7 +1116,7 @@ class PriorityInbox {
   /// none. Scans under the lock (O(depth)): for selective receives, not the hot path.
   template <class Pred>
   bool try_pop_if(T& out, Pred pred) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     for (int w = 3; w >= 0; --w) {
       std::uint64_t bits = occupied_[w];
       while (bits != 0) {
@@ -1103,12 +1138,14 @@ class PriorityInbox {
   }
   /// Tagged messages queued now (see push()).
   std::size_t tagged_size() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     return tagged_depth_;
   }
-  /// Appends up to `max_count` messages, in service order, to `out`; returns how many.
-  std::size_t try_pop_batch(std::vector<T>& out, std::size_t max_count) {
-    std::lock_guard<std::mutex> lock(mu_);
+  /// Appends up to `max_count` messages, in service order, to `out` (a std::vector<T> or any
+  /// container with push_back(T&&)); returns how many.
+  template <class Sink>
+  std::size_t try_pop_batch(Sink& out, std::size_t max_count) {
+    std::lock_guard<detail::SpinLock> lock(mu_);
     std::size_t n = 0;
     for (; n < max_count && depth_ != 0; ++n) {
       const int p = highest_lane();
@@ -1122,7 +1159,7 @@ class PriorityInbox {
   }
   /// Refuses further pushes (Closed) and wakes every waiter. Queued messages stay poppable.
   void close() {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     closed_ = true;
     not_empty_.notify_all();
     not_full_.notify_all();
@@ -1130,7 +1167,7 @@ class PriorityInbox {
   /// Wakes every receiver blocked in pop() (they return false if still empty). Used by a
   /// kernel's owner to make its worker re-check its state (deactivate, terminate).
   void interrupt() {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     ++interrupt_epoch_;
     not_empty_.notify_all();
   }
@@ -1140,7 +1177,7 @@ class PriorityInbox {
   int approx_top_priority() const noexcept { return top_hint_.load(std::memory_order_relaxed); }
   /// Whether close() was called.
   bool closed() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     return closed_;
   }
   /// Removes and returns every queued message in service order (counted as dequeued).
@@ -1151,7 +1188,7 @@ class PriorityInbox {
   }
   /// Messages queued now.
   std::size_t size() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     return depth_;
   }
   /// Maximum messages queued.
@@ -1160,7 +1197,7 @@ class PriorityInbox {
   BackpressureStrategy strategy() const noexcept { return strategy_; }
   /// A consistent snapshot of the counters.
   InboxStats stats() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     InboxStats s = stats_;
     s.depth = depth_;
     return s;
@@ -1234,9 +1271,9 @@ class PriorityInbox {
     ++stats_.dropped;
   }
 
-  mutable std::mutex mu_;
-  std::condition_variable not_empty_;
-  std::condition_variable not_full_;
+  mutable detail::SpinLock mu_;
+  std::condition_variable_any not_empty_;  // waited on only by parked consumers (waiting_consumers_)
+  std::condition_variable_any not_full_;   // waited on only by blocked producers (waiting_producers_)
   std::unique_ptr<Node[]> nodes_;
   std::size_t capacity_;
   std::size_t depth_ = 0;
@@ -1782,22 +1819,53 @@ struct RuntimeConfig {
 namespace detail {
 class KernelCore;
 struct RuntimeShared;
-/// A message inside the runtime: metadata plus the payload (inline up to 64 bytes).
-struct Packet {
-  static constexpr std::size_t inline_capacity = 64;
+/// A message's metadata inside the runtime (trivially copyable).
+struct PacketMeta {
   std::uint64_t type_id = 0;
   std::uint64_t correlation_id = 0;
   std::uint64_t source_kernel = 0;
   std::uint64_t message_id = 0;
   HlcTimestamp timestamp{};
-  std::int64_t enqueued_ns = 0;  // steady clock, for latency
+  std::int64_t enqueued_ns = 0;  // latency_ns() at enqueue
   std::uint32_t size = 0;
   std::uint8_t priority = static_cast<std::uint8_t>(Priority::Normal);
-  std::uint8_t flags = 0;  // from_kernel: sent by kernel `source_kernel` over K2K or pub/sub
-  static constexpr std::uint8_t from_kernel = 1;
+  std::uint8_t flags = 0;
+  static constexpr std::uint8_t from_kernel = 1;   // sent by kernel `source_kernel` over K2K or pub/sub
+  static constexpr std::uint8_t stamped_here = 2;  // `timestamp` was ticked by this runtime's clock, so
+                                                   // the clock is already past it: no merge on receipt
+};
+/// A message inside the runtime: metadata plus the payload (inline up to 64 bytes).
+/// Copies and moves carry only the `size` payload bytes in use: a packet changes hands several
+/// times per hop (inbox, worker batch, outputs), and the implicit member-wise copy of the whole
+/// inline array is a byte loop at -O2.
+struct Packet : PacketMeta {
+  static constexpr std::size_t inline_capacity = 64;
   alignas(16) unsigned char small[inline_capacity];
   std::vector<std::uint8_t> big;
 
+  Packet() noexcept {}
+  Packet(const Packet& o) : PacketMeta(o), big(o.big) { copy_inline(o); }
+  Packet(Packet&& o) noexcept : PacketMeta(o), big(std::move(o.big)) { copy_inline(o); }
+  Packet& operator=(const Packet& o) {
+    if (this != &o) {
+      static_cast<PacketMeta&>(*this) = o;
+      big = o.big;
+      copy_inline(o);
+    }
+    return *this;
+  }
+  Packet& operator=(Packet&& o) noexcept {
+    if (this != &o) {
+      static_cast<PacketMeta&>(*this) = o;
+      big = std::move(o.big);
+      copy_inline(o);
+    }
+    return *this;
+  }
+  ~Packet() = default;
+  void copy_inline(const Packet& o) noexcept {
+    if (o.size <= inline_capacity && o.size != 0) std::memcpy(small, o.small, o.size);
+  }
   const std::uint8_t* data() const noexcept { return size <= inline_capacity ? small : big.data(); }
   void assign(const void* bytes, std::size_t n) {
     size = static_cast<std::uint32_t>(n);
@@ -1822,6 +1890,51 @@ struct Packet {
     std::memcpy(static_cast<void*>(&out), data(), sizeof(T));
     return out;
   }
+};
+
+/// A FIFO of packets on a growable power-of-two ring: a worker's held messages, a kernel's
+/// outputs. Unlike std::deque (a 512-byte block per three packets, allocated and freed as the
+/// queue breathes) it allocates only to grow. Not thread-safe.
+class PacketFifo {
+ public:
+  bool empty() const noexcept { return head_ == tail_; }
+  std::size_t size() const noexcept { return tail_ - head_; }
+  Packet& operator[](std::size_t i) noexcept { return slots_[(head_ + i) & mask_]; }
+  const Packet& operator[](std::size_t i) const noexcept { return slots_[(head_ + i) & mask_]; }
+  Packet& front() noexcept { return (*this)[0]; }
+  void push_back(Packet&& p) {
+    if (size() == capacity_) grow();
+    slots_[tail_++ & mask_] = std::move(p);
+  }
+  void push_front(Packet&& p) {
+    if (size() == capacity_) grow();
+    slots_[--head_ & mask_] = std::move(p);  // indices wrap modulo 2^64, a multiple of the capacity
+  }
+  void pop_front() noexcept { ++head_; }
+  /// Removes element i (0 = front), keeping the order of the others.
+  void erase_at(std::size_t i) {
+    for (std::size_t n = size(); i + 1 < n; ++i) (*this)[i] = std::move((*this)[i + 1]);
+    --tail_;
+  }
+  void clear() noexcept { head_ = tail_ = 0; }
+
+ private:
+  void grow() {
+    const std::size_t cap = capacity_ == 0 ? 16 : capacity_ * 2;
+    std::unique_ptr<Packet[]> bigger(new Packet[cap]);
+    const std::size_t n = size();
+    for (std::size_t i = 0; i < n; ++i) bigger[i] = std::move((*this)[i]);
+    slots_ = std::move(bigger);
+    capacity_ = cap;
+    mask_ = cap - 1;
+    head_ = 0;
+    tail_ = n;
+  }
+  std::unique_ptr<Packet[]> slots_;
+  std::size_t capacity_ = 0;
+  std::size_t mask_ = 0;
+  std::size_t head_ = 0;
+  std::size_t tail_ = 0;
 };
 }  // namespace detail
 
@@ -1972,7 +2085,8 @@ class KernelBody {
 RINGKERNEL_API bool core_next(KernelCore& core, Packet& out);   // false: terminate
 RINGKERNEL_API void core_begin(KernelCore& core, const Packet& in, HlcTimestamp& merged);
 // Counts `in` processed, then publishes `out` (the handler's return value, if any), so whoever
-// sees a reply also sees its request counted; then releases the message (see deactivate()).
+// sees a reply also sees its request counted. The worker counts as handling (see deactivate())
+// until its next core_next() finds nothing to do.
 RINGKERNEL_API void core_done(KernelCore& core, const Packet& in, Packet* out);
 RINGKERNEL_API void core_fault(KernelCore& core, const Packet& in, const char* what);
 RINGKERNEL_API void core_emit(KernelCore& core, Packet&& out, std::uint64_t correlation);
@@ -2344,6 +2458,10 @@ RINGKERNEL_API std::shared_ptr<BackendProvider> find_backend_provider(Backend ki
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
 
 #ifndef RINGKERNEL_LOG
 #define RINGKERNEL_LOG(level, msg) ::ringkernel::detail::default_log((level), (msg))
@@ -2506,7 +2624,17 @@ std::atomic<std::uint64_t> g_next_message_id{1};
 std::atomic<std::uint64_t> g_next_correlation_id{1};
 }  // namespace
 
-MessageId MessageId::generate() noexcept { return MessageId{g_next_message_id.fetch_add(1, std::memory_order_relaxed)}; }
+MessageId MessageId::generate() noexcept {
+  // Each thread takes ids in blocks, so that threads sending at once do not contend on one
+  // counter per message. Unique process-wide; increasing within a thread.
+  constexpr std::uint64_t block = 256;
+  thread_local std::uint64_t next = 0, end = 0;
+  if (next == end) {
+    next = g_next_message_id.fetch_add(block, std::memory_order_relaxed);
+    end = next + block;
+  }
+  return MessageId{next++};
+}
 CorrelationId CorrelationId::generate() noexcept {
   return CorrelationId{g_next_correlation_id.fetch_add(1, std::memory_order_relaxed)};
 }
@@ -2753,13 +2881,46 @@ std::int64_t steady_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
+inline void cpu_relax() noexcept { cpu_pause(); }
+
+// Nanoseconds on a monotonic scale for message latency (enqueue -> handler done), taken twice
+// per message per hop. On x86-64 with an invariant TSC (constant rate, never stops, in sync
+// across cores: CPUID 0x80000007 EDX bit 8) it is the TSC scaled by a rate measured once
+// against steady_clock over ~200 us, ~5x cheaper than a clock_gettime through the vDSO;
+// elsewhere it is steady_clock. Only differences of its values mean anything.
+struct LatencyClock {
+  bool use_tsc = false;
+  double ns_per_tick = 0;
+  std::uint64_t tsc0 = 0;
+  LatencyClock() noexcept {
+#if defined(__x86_64__)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) == 0 || a < 0x80000007u) return;
+    __cpuid(0x80000007u, a, b, c, d);
+    if ((d & (1u << 8)) == 0) return;
+    const std::int64_t t0 = steady_ns();
+    const std::uint64_t c0 = __rdtsc();
+    std::int64_t t1 = t0;
+    while ((t1 = steady_ns()) - t0 < 200000) cpu_pause();
+    const std::uint64_t c1 = __rdtsc();
+    if (c1 <= c0) return;
+    ns_per_tick = static_cast<double>(t1 - t0) / static_cast<double>(c1 - c0);
+    tsc0 = c0;
+    use_tsc = ns_per_tick > 0;
 #endif
+  }
+  std::int64_t now() const noexcept {
+#if defined(__x86_64__)
+    if (use_tsc) return static_cast<std::int64_t>(static_cast<double>(__rdtsc() - tsc0) * ns_per_tick);
+#endif
+    return steady_ns();
+  }
+};
+std::int64_t latency_ns() noexcept {
+  static const LatencyClock clock;
+  return clock.now();
 }
+
 [[noreturn]] void raise_kernel(ErrorCode code, const std::string& message) {
 #if defined(RINGKERNEL_NO_EXCEPTIONS)
   raise(code, message);
@@ -2844,15 +3005,14 @@ class KernelCore {
   // worker takes up to take_batch at once (one inbox lock for many messages), and a message
   // claimed just as a pause began goes back to the front. Counted in status().queue_depth.
   static constexpr std::size_t take_batch = 32;
-  std::deque<Packet> held;
-  std::vector<Packet> batch;
+  PacketFifo held;
   std::atomic<std::uint64_t> held_count{0};
 
   // Outputs and pending calls, under out_mu.
-  std::mutex out_mu;
-  std::condition_variable out_cv;        // an output arrived / a call completed / state changed
-  std::condition_variable out_not_full;  // the host took an output
-  std::deque<Packet> outputs;
+  SpinLock out_mu;  // the worker and host threads hand over every output here: no futex per handoff
+  std::condition_variable_any out_cv;        // an output arrived / a call completed / state changed
+  std::condition_variable_any out_not_full;  // the host took an output
+  PacketFifo outputs;
   std::atomic<std::size_t> outputs_count{0};  // outputs.size(), readable without the lock
   std::vector<std::pair<std::uint64_t, PendingCall*>> pending;
   int out_waiters = 0;
@@ -2870,7 +3030,7 @@ class KernelCore {
   void wake_everyone() {
     inbox.interrupt();
     cv.notify_all();
-    std::lock_guard<std::mutex> lk(out_mu);
+    std::lock_guard<SpinLock> lk(out_mu);
     out_cv.notify_all();
     out_not_full.notify_all();
   }
@@ -2895,10 +3055,9 @@ class KernelCore {
   }
   // Takes up to take_batch messages under one inbox lock: the first into `out`, the rest held.
   bool refill(Packet& out) {
-    batch.clear();
-    if (inbox.try_pop_batch(batch, take_batch) == 0) return false;
-    out = std::move(batch.front());
-    for (std::size_t i = 1; i < batch.size(); ++i) held.push_back(std::move(batch[i]));
+    if (inbox.try_pop_batch(held, take_batch) == 0) return false;
+    out = std::move(held.front());
+    held.pop_front();
     held_count.store(held.size(), std::memory_order_relaxed);
     return true;
   }
@@ -2911,10 +3070,10 @@ class KernelCore {
       if (!run.load(std::memory_order_relaxed) || stop.load(std::memory_order_relaxed)) return false;
       cpu_relax();
       if ((n & 15) == 0) {
-        if (steady_ns() >= spin_end) break;  // the clock costs ~25 ns: read it rarely
         // With more busy threads than cores, a spinning worker would starve the very thread
         // that feeds it: give the core away now and then (a no-op when nothing else waits).
-        if ((n & 15) == 0) std::this_thread::yield();
+        std::this_thread::yield();
+        if ((n & 127) == 0 && steady_ns() >= spin_end) break;  // the clock costs ~25 ns: read it rarely
       }
     }
     return inbox.pop(out, park);
@@ -2934,8 +3093,11 @@ class KernelCore {
   }
   // Dekker handshake with deactivate(): the worker marks itself handling, then re-checks `run`;
   // deactivate clears `run`, then waits for handling == false. Both seq_cst, so one sees the other.
+  // A worker with messages at hand stays marked from one message to the next (re-checking `run`
+  // before each), and clears the mark only when it goes idle (release_handling): one fenced
+  // store per busy spell instead of two per message.
   bool claim(Packet& p) {
-    handling.store(true, std::memory_order_seq_cst);
+    if (!handling.load(std::memory_order_relaxed)) handling.store(true, std::memory_order_seq_cst);
     if (!run.load(std::memory_order_seq_cst) || stop.load(std::memory_order_seq_cst)) {
       handling.store(false, std::memory_order_seq_cst);
       hold(std::move(p));
@@ -2943,13 +3105,19 @@ class KernelCore {
     }
     return true;
   }
+  // The receive event's timestamp. A message stamped by this runtime's clock is already
+  // behind the clock (and unique), so it serves as is: one contended clock update less per hop.
+  void release_handling() {
+    if (handling.load(std::memory_order_relaxed)) handling.store(false, std::memory_order_seq_cst);
+  }
   HlcTimestamp merge(const Packet& in) {
+    if ((in.flags & Packet::stamped_here) != 0) return in.timestamp;
     Result<HlcTimestamp> r = rt->clock.try_update(in.timestamp);
     return r ? r.value() : rt->clock.tick();
   }
   void account_done(const Packet& in, HlcTimestamp merged) {
     telemetry->set_queue_depth(static_cast<std::int32_t>(std::min<std::size_t>(inbox.approx_size(), INT32_MAX)));
-    const std::int64_t latency = steady_ns() - in.enqueued_ns;
+    const std::int64_t latency = latency_ns() - in.enqueued_ns;
     telemetry->record_processed(latency > 0 ? static_cast<std::uint64_t>(latency) : 0,
                                 static_cast<std::int64_t>(merged.physical));
     control->add_processed(1, static_cast<std::int64_t>(merged.physical));
@@ -2960,7 +3128,7 @@ class KernelCore {
     out.timestamp = rt->clock.tick();
     out.message_id = MessageId::generate().value;
     outputs_emitted.fetch_add(1, std::memory_order_relaxed);
-    std::unique_lock<std::mutex> lk(out_mu);
+    std::unique_lock<SpinLock> lk(out_mu);
     if (correlation != 0) {
       for (auto& entry : pending) {
         if (entry.first == correlation && !entry.second->done.load(std::memory_order_relaxed)) {
@@ -2990,8 +3158,8 @@ class KernelCore {
     for (unsigned n = 1; !ready(); ++n) {
       cpu_relax();
       if ((n & 15) == 0) {
-        if (steady_ns() >= end) return;
         std::this_thread::yield();  // see pop_wait: never starve the kernel we wait for
+        if ((n & 127) == 0 && steady_ns() >= end) return;
       }
     }
   }
@@ -3049,6 +3217,13 @@ class KernelCore {
 
 bool core_next(KernelCore& core, Packet& out) {
   for (;;) {
+    // Busy: the next message is at hand, no wait.
+    if (core.run.load(std::memory_order_acquire) && !core.stop.load(std::memory_order_acquire) &&
+        (core.take_held(out) || core.refill(out))) {
+      if (core.claim(out)) return true;
+      continue;  // paused meanwhile: `out` is held again, and the slow path below waits
+    }
+    core.release_handling();  // idle from here: deactivate() may return
     if (!core.wait_runnable(std::numeric_limits<std::int64_t>::max())) {
       if (core.stop.load()) return false;
       continue;
@@ -3059,9 +3234,8 @@ bool core_next(KernelCore& core, Packet& out) {
 }
 void core_begin(KernelCore& core, const Packet& in, HlcTimestamp& merged) { merged = core.merge(in); }
 void core_done(KernelCore& core, const Packet& in, Packet* out) {
-  core.account_done(in, core.rt->clock.now());
+  core.account_done(in, in.timestamp);
   if (out != nullptr) core.deliver(std::move(*out), in.correlation_id);
-  core.handling.store(false, std::memory_order_seq_cst);
 }
 void core_fault(KernelCore& core, const Packet& in, const char* what) { core.record_fault(in, what); }
 void core_emit(KernelCore& core, Packet&& out, std::uint64_t correlation) { core.deliver(std::move(out), correlation); }
@@ -3148,7 +3322,7 @@ struct FabricAccess {
 // A kernel's own K2K send: from its id and number, at its priority, stamped now.
 DeliveryReceipt k2k_send_from(KernelCore& core, const std::string& destination, Packet&& p) {
   p.source_kernel = core.number;
-  p.flags = Packet::from_kernel;
+  p.flags = Packet::from_kernel | Packet::stamped_here;
   p.priority = static_cast<std::uint8_t>(core.options.priority());
   p.timestamp = core.rt->clock.tick();
   return FabricAccess::deliver(core.rt->k2k, core.id, destination, std::move(p));
@@ -3195,10 +3369,11 @@ bool KernelContext::take_from_kernel(detail::Packet& out, const std::string* sou
     return (p.flags & detail::Packet::from_kernel) != 0 && (number == 0 || p.source_kernel == number);
   };
   if (core_.stop.load() || !core_.run.load(std::memory_order_acquire)) return false;
-  auto it = std::find_if(core_.held.begin(), core_.held.end(), from);
-  if (it != core_.held.end()) {  // held messages are older than anything in the inbox
-    out = std::move(*it);
-    core_.held.erase(it);
+  std::size_t i = 0;
+  while (i < core_.held.size() && !from(core_.held[i])) ++i;
+  if (i < core_.held.size()) {  // held messages are older than anything in the inbox
+    out = std::move(core_.held[i]);
+    core_.held.erase_at(i);
     core_.held_count.store(core_.held.size(), std::memory_order_relaxed);
   } else if (!core_.inbox.try_pop_if(out, from)) {
     return false;
@@ -3305,12 +3480,13 @@ SendStatus inbox_send(KernelCore& k, Packet&& p, std::chrono::nanoseconds timeou
   }
   if (p.timestamp == HlcTimestamp{}) {
     p.timestamp = k.rt->clock.tick();
-  } else if (!k.rt->clock.try_update(p.timestamp)) {
+    p.flags |= Packet::stamped_here;
+  } else if ((p.flags & Packet::stamped_here) == 0 && !k.rt->clock.try_update(p.timestamp)) {
     k.rejected.fetch_add(1, std::memory_order_relaxed);
     return SendStatus::ClockDrift;
   }
   if (p.message_id == 0) p.message_id = MessageId::generate().value;
-  p.enqueued_ns = detail::steady_ns();
+  p.enqueued_ns = detail::latency_ns();
   const auto priority = static_cast<Priority>(p.priority);
   switch (k.inbox.push(std::move(p), priority, timeout, tagged)) {
     case EnqueueStatus::Enqueued:
@@ -3368,21 +3544,22 @@ SendStatus KernelHandle::try_send_envelope(const MessageEnvelope& envelope) noex
 bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, std::chrono::nanoseconds timeout) {
   detail::KernelCore& k = *core_;
   k.spin_for([&] { return k.outputs_count.load(std::memory_order_acquire) != 0; });
-  std::unique_lock<std::mutex> lk(k.out_mu);
+  std::unique_lock<detail::SpinLock> lk(k.out_mu);
+  const std::size_t none = std::numeric_limits<std::size_t>::max();
   auto find = [&] {
-    for (auto it = k.outputs.begin(); it != k.outputs.end(); ++it)
-      if (type_id == 0 || it->type_id == type_id) return it;
-    return k.outputs.end();
+    for (std::size_t i = 0; i < k.outputs.size(); ++i)
+      if (type_id == 0 || k.outputs[i].type_id == type_id) return i;
+    return none;
   };
-  auto it = find();
-  if (it == k.outputs.end()) {
+  std::size_t at = find();
+  if (at == none) {
     ++k.out_waiters;
-    k.out_cv.wait_for(lk, timeout, [&] { return (it = find()) != k.outputs.end(); });
+    k.out_cv.wait_for(lk, timeout, [&] { return (at = find()) != none; });
     --k.out_waiters;
   }
-  if (it == k.outputs.end()) return false;
-  out = std::move(*it);
-  k.outputs.erase(it);
+  if (at == none) return false;
+  out = std::move(k.outputs[at]);
+  if (at == 0) k.outputs.pop_front(); else k.outputs.erase_at(at);
   k.outputs_count.store(k.outputs.size(), std::memory_order_release);
   k.out_not_full.notify_one();
   return true;
@@ -3401,7 +3578,7 @@ void KernelHandle::call_packet(detail::Packet&& request, detail::Packet& reply, 
   request.correlation_id = cid;
   detail::PendingCall call;
   {
-    std::lock_guard<std::mutex> lk(k.out_mu);
+    std::lock_guard<detail::SpinLock> lk(k.out_mu);
     k.pending.emplace_back(cid, &call);
   }
   auto unregister = [&] {
@@ -3414,13 +3591,13 @@ void KernelHandle::call_packet(detail::Packet&& request, detail::Packet& reply, 
   const SendStatus st = send_packet(std::move(request), timeout);
   if (st != SendStatus::Ok) {
     {
-      std::lock_guard<std::mutex> lk(k.out_mu);
+      std::lock_guard<detail::SpinLock> lk(k.out_mu);
       unregister();
     }
     throw_on(st);
   }
   k.spin_for([&] { return call.done.load(std::memory_order_acquire); });
-  std::unique_lock<std::mutex> lk(k.out_mu);
+  std::unique_lock<detail::SpinLock> lk(k.out_mu);
   ++k.out_waiters;
   k.out_cv.wait_until(lk, deadline, [&] {
     const KernelState s = k.state_fast.load();
@@ -3504,7 +3681,7 @@ std::vector<MessageEnvelope> KernelHandle::drain_unprocessed() {
   }
   std::vector<MessageEnvelope> out;
   detail::Packet p;
-  for (const detail::Packet& h : k.held) out.push_back(envelope_from_packet(h, k.number));
+  for (std::size_t i = 0; i < k.held.size(); ++i) out.push_back(envelope_from_packet(k.held[i], k.number));
   k.held.clear();
   k.held_count.store(0);
   for (detail::Packet& q : k.inbox.drain()) out.push_back(envelope_from_packet(q, k.number));
@@ -3529,7 +3706,7 @@ KernelStatus KernelHandle::status() const {
   s.errors = k.errors.load();
   s.outputs_dropped = k.outputs_dropped.load();
   {
-    std::lock_guard<std::mutex> lk(k.out_mu);
+    std::lock_guard<detail::SpinLock> lk(k.out_mu);
     s.outputs_pending = k.outputs.size();
   }
   s.min_latency_ns = t.min_latency_ns;
@@ -3852,7 +4029,7 @@ DeliveryReceipt K2KBroker::send(const std::string& source, const std::string& de
   }
   p.timestamp = rt_.clock.tick();
   p.source_kernel = rt_.number_of(source);
-  p.flags = p.source_kernel != 0 ? detail::Packet::from_kernel : 0;
+  p.flags = (p.source_kernel != 0 ? detail::Packet::from_kernel : 0) | detail::Packet::stamped_here;
   return deliver(source, destination, std::move(p));
 }
 
@@ -3985,7 +4162,7 @@ std::size_t PubSubBroker::publish(const Topic& topic, const std::string& sender,
   detail::Packet proto = packet_from_envelope(envelope);
   proto.timestamp = rt_.clock.tick();  // one publish event: every subscriber sees the same time
   proto.source_kernel = rt_.number_of(sender);
-  proto.flags = proto.source_kernel != 0 ? detail::Packet::from_kernel : 0;
+  proto.flags = (proto.source_kernel != 0 ? detail::Packet::from_kernel : 0) | detail::Packet::stamped_here;
   if (proto.message_id == 0) proto.message_id = MessageId::generate().value;
   std::size_t delivered = 0;
   for (const std::string& id : targets) {
