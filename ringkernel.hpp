@@ -1052,12 +1052,18 @@ class PriorityInbox {
           dropped = true;
           break;
         case BackpressureStrategy::Block: {
-          auto has_room = [&] { return depth_ < capacity_ || closed_; };
+          // Consumers wake blocked producers only once the inbox is down to half full
+          // (wake_producers), so that a producer refills it in one go instead of waking for
+          // every slot. The 1 ms slices bound the wait when a slot opened but the consumer
+          // stopped before reaching that mark (paused, or a loop kernel not receiving).
+          using clock = std::chrono::steady_clock;
+          const clock::time_point start = clock::now();
+          const std::chrono::nanoseconds limit = std::min(block_timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
           ++waiting_producers_;
-          if (block_timeout == std::chrono::nanoseconds::max()) {
-            not_full_.wait(lock, has_room);
-          } else {
-            not_full_.wait_for(lock, block_timeout, has_room);
+          while (depth_ == capacity_ && !closed_) {
+            const std::chrono::nanoseconds waited = clock::now() - start;
+            if (waited >= limit) break;
+            not_full_.wait_for(lock, std::min<std::chrono::nanoseconds>(limit - waited, std::chrono::milliseconds(1)));
           }
           --waiting_producers_;
           if (closed_) return refuse(EnqueueStatus::Closed);
@@ -1129,7 +1135,7 @@ class PriorityInbox {
           out = std::move(*nodes_[n].get());
           release(n);
           ++stats_.dequeued;
-          if (waiting_producers_ != 0) not_full_.notify_one();
+          wake_producers();
           return true;
         }
       }
@@ -1154,7 +1160,7 @@ class PriorityInbox {
       release(node);
       ++stats_.dequeued;
     }
-    if (n != 0 && waiting_producers_ != 0) not_full_.notify_all();
+    if (n != 0) wake_producers();
     return n;
   }
   /// Refuses further pushes (Closed) and wakes every waiter. Queued messages stay poppable.
@@ -1264,7 +1270,11 @@ class PriorityInbox {
     out = std::move(*nodes_[n].get());
     release(n);
     ++stats_.dequeued;
-    if (waiting_producers_ != 0) not_full_.notify_one();
+    wake_producers();
+  }
+  // Caller holds mu_. See push(): blocked producers are woken at the half-full mark.
+  void wake_producers() {
+    if (waiting_producers_ != 0 && depth_ <= capacity_ / 2) not_full_.notify_all();
   }
   void evict_oldest_lowest() {
     release(unlink_head(lowest_lane()));
@@ -3011,7 +3021,8 @@ class KernelCore {
   // Outputs and pending calls, under out_mu.
   SpinLock out_mu;  // the worker and host threads hand over every output here: no futex per handoff
   std::condition_variable_any out_cv;        // an output arrived / a call completed / state changed
-  std::condition_variable_any out_not_full;  // the host took an output
+  std::condition_variable_any out_not_full;  // the host took an output (waited on by the worker only)
+  bool worker_waits_for_room = false;        // under out_mu: whether to notify out_not_full
   PacketFifo outputs;
   std::atomic<std::size_t> outputs_count{0};  // outputs.size(), readable without the lock
   std::vector<std::pair<std::uint64_t, PendingCall*>> pending;
@@ -3144,7 +3155,9 @@ class KernelCore {
         outputs_dropped.fetch_add(1, std::memory_order_relaxed);
         return;
       }
+      worker_waits_for_room = true;
       out_not_full.wait_for(lk, std::chrono::milliseconds(10));
+      worker_waits_for_room = false;
     }
     outputs.push_back(std::move(out));
     outputs_count.store(outputs.size(), std::memory_order_release);
@@ -3561,7 +3574,7 @@ bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, st
   out = std::move(k.outputs[at]);
   if (at == 0) k.outputs.pop_front(); else k.outputs.erase_at(at);
   k.outputs_count.store(k.outputs.size(), std::memory_order_release);
-  k.out_not_full.notify_one();
+  if (k.worker_waits_for_room) k.out_not_full.notify_one();
   return true;
 }
 std::optional<MessageEnvelope> KernelHandle::receive_envelope(std::chrono::nanoseconds timeout) {
