@@ -3127,7 +3127,9 @@ class KernelCore {
     return r ? r.value() : rt->clock.tick();
   }
   void account_done(const Packet& in, HlcTimestamp merged) {
-    telemetry->set_queue_depth(static_cast<std::int32_t>(std::min<std::size_t>(inbox.approx_size(), INT32_MAX)));
+    // The inbox's depth is a line its producers keep writing: read it once per batch taken.
+    if (held.empty())
+      telemetry->set_queue_depth(static_cast<std::int32_t>(std::min<std::size_t>(inbox.approx_size(), INT32_MAX)));
     const std::int64_t latency = latency_ns() - in.enqueued_ns;
     telemetry->record_processed(latency > 0 ? static_cast<std::uint64_t>(latency) : 0,
                                 static_cast<std::int64_t>(merged.physical));
