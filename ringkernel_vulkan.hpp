@@ -454,9 +454,12 @@ uint rk_current_ring_ = 0u;
 bool rk_failed_ = false;
 
 // Device-scope acquire load / release store of a ring index (macros: atomics need the buffer
-// member itself, not a function parameter's copy).
-#define rk_acquire_(word) \
-  atomicLoad(word, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsAcquire | gl_SemanticsMakeVisible)
+// member itself, not a function parameter's copy). Loads are volatile: the other side writes
+// these words while the loop runs, and a compiler that sees a loop without stores may
+// otherwise read them once (llvmpipe does).
+#define rk_acquire_(word)                                                \
+  atomicLoad(word, gl_ScopeDevice, gl_StorageSemanticsBuffer,           \
+             gl_SemanticsAcquire | gl_SemanticsMakeVisible | gl_SemanticsVolatile)
 #define rk_release_(word, value) \
   atomicStore(word, value, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelease | gl_SemanticsMakeAvailable)
 
@@ -553,11 +556,11 @@ void main() {
   uint idle = 0u;
   uint it = 0u;
   for (; it < rk_push.iteration_budget; ++it) {
-    if (atomicLoad(rk.should_terminate, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsAcquire) != 0) {
+    if (rk_acquire_(rk.should_terminate) != 0) {
       terminate = true;
       break;
     }
-    if (atomicLoad(rk.is_active, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsAcquire) == 0) break;
+    if (rk_acquire_(rk.is_active) == 0) break;
     bool progressed = false;
     if (rk_out_room() > 0u) {
       // Alternate which ring goes first, so neither starves the other.
@@ -1391,6 +1394,17 @@ class VulkanBody final : public KernelBody {
           if (!::ringkernel::detail::core_try_next(core, p)) break;
           push(core, std::move(p), inflight);
           if (++fed == 256 && !event_driven_) break;  // keep outputs flowing while streaming
+        }
+        if (inflight.empty() && !link_in_ && submitted_) {
+          // Nothing in flight and no link: only a host message can give the running dispatch
+          // work, so park on the inbox instead of spinning beside it (it returns on its own
+          // after its idle iterations; a message that arrives after that gets a new dispatch).
+          ::ringkernel::detail::core_release(core);
+          Packet p;
+          if (!::ringkernel::detail::core_next(core, p)) continue;
+          push(core, std::move(p), inflight);
+          if (dispatch_done(true)) submit();
+          continue;
         }
         if (!submitted_) {
           if (inflight.empty() && !link_pending()) {
