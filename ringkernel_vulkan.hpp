@@ -268,7 +268,8 @@ struct RingIndices {
   std::uint64_t out_tail = 0;         ///< @24 outputs the shader wrote
   std::uint64_t dispatches_done = 0;  ///< @32 dispatches that returned
   std::uint64_t last_iterations = 0;  ///< @40 iterations the last dispatch ran
-  std::uint64_t reserved[2] = {0, 0};
+  std::uint64_t yield_request = 0;    ///< @48 host: another kernel waits for the device; an idle dispatch returns
+  std::uint64_t reserved = 0;         ///< @56 zero
 };
 /// Binding 0 of every kernel: the core's ControlBlock and TelemetryBuffer, then the ring
 /// indices; the prelude's RkSharedBlock declares the same 256 bytes. The ControlBlock's queue
@@ -282,7 +283,8 @@ struct SharedBlock {
 static_assert(offsetof(SharedBlock, control) == 0 && offsetof(SharedBlock, telemetry) == 128 &&
                   offsetof(SharedBlock, rings) == 192 && sizeof(SharedBlock) == 256,
               "SharedBlock is the layout the GLSL prelude declares");
-static_assert(offsetof(RingIndices, out_tail) == 24 && offsetof(RingIndices, dispatches_done) == 32,
+static_assert(offsetof(RingIndices, out_tail) == 24 && offsetof(RingIndices, dispatches_done) == 32 &&
+                  offsetof(RingIndices, yield_request) == 48,
               "RingIndices is the layout the GLSL prelude declares");
 /// Header of a Link's buffer (binding 4 of the receiver, 5 of the sender), then the slots.
 struct LinkHeader {
@@ -416,7 +418,8 @@ layout(set = 0, binding = 0, std430) buffer RkSharedBlock {
   uint64_t out_tail;
   uint64_t dispatches_done;
   uint64_t last_iterations;
-  uint64_t ring_reserved[2];
+  uint64_t yield_request;  // another kernel waits for the device: return when idle
+  uint64_t ring_reserved;
 } rk;
 
 layout(set = 0, binding = 1, std430) buffer RkInputSlots { uint rk_in_words[]; };
@@ -577,7 +580,7 @@ void main() {
       idle = 0u;
     } else {
       idle += 1u;
-      if (idle >= rk_push.idle_limit) break;
+      if (idle >= rk_push.idle_limit || rk_acquire_(rk.yield_request) != 0ul) break;
     }
   }
   rk.last_iterations = uint64_t(it);
@@ -845,6 +848,10 @@ struct Device {
   VkQueue queue = VK_NULL_HANDLE;
   std::uint32_t queue_family = 0;
   std::mutex queue_mu;  // vkQueueSubmit needs external synchronization
+  // Kernels with a dispatch in flight, under queue_mu. A submission asks them to return when
+  // idle (RingIndices::yield_request): drivers with one queue (lavapipe) run dispatches one
+  // after another, so an idle spinner would hold back every other kernel's work.
+  std::vector<RingIndices*> running;
   VkPhysicalDeviceMemoryProperties memory{};
   DeviceInfo info;
 };
@@ -1160,7 +1167,7 @@ class VulkanBody final : public KernelBody {
     VkDevice d = dev_ ? dev_->handle : VK_NULL_HANDLE;
     if (d != VK_NULL_HANDLE) {
       if (submitted_ && fence_ != VK_NULL_HANDLE) (void)vkWaitForFences(d, 1, &fence_, VK_TRUE, UINT64_MAX);
-      submitted_ = false;
+      if (submitted_) finished();
       if (fence_ != VK_NULL_HANDLE) vkDestroyFence(d, fence_, nullptr);
       if (cmd_pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(d, cmd_pool_, nullptr);
       if (pool_ != VK_NULL_HANDLE) vkDestroyDescriptorPool(d, pool_, nullptr);
@@ -1203,6 +1210,7 @@ class VulkanBody final : public KernelBody {
                          nullptr);
     check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer", ctx_);
     ::ringkernel::detail::atomic_store(&shared().control.has_terminated, 0);
+    ::ringkernel::detail::atomic_store(&rings().yield_request, std::uint64_t{0});
     VkSubmitInfo si{};
     si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
     si.commandBufferCount = 1;
@@ -1210,6 +1218,8 @@ class VulkanBody final : public KernelBody {
     {
       std::lock_guard<std::mutex> lk(dev_->queue_mu);
       check(vkQueueSubmit(dev_->queue, 1, &si, fence_), "vkQueueSubmit", ctx_);
+      for (RingIndices* other : dev_->running) ::ringkernel::detail::atomic_store(&other->yield_request, std::uint64_t{1});
+      dev_->running.push_back(&rings());
     }
     submitted_ = true;
     ++dispatches_;
@@ -1221,15 +1231,22 @@ class VulkanBody final : public KernelBody {
     const VkResult r = vkGetFenceStatus(dev_->handle, fence_);
     if (r == VK_NOT_READY) return false;
     check(r, "vkGetFenceStatus", ctx_);
-    submitted_ = false;
+    finished();
     return true;
+  }
+  // The dispatch returned: no longer asked to yield.
+  void finished() noexcept {
+    submitted_ = false;
+    std::lock_guard<std::mutex> lk(dev_->queue_mu);
+    auto& running = dev_->running;
+    running.erase(std::remove(running.begin(), running.end(), &rings()), running.end());
   }
   void wait_dispatch() {
     if (!submitted_) return;
     // A dispatch runs at most its iteration budget; a stuck one is reported, not waited on forever.
     const VkResult r = vkWaitForFences(dev_->handle, 1, &fence_, VK_TRUE, 30ull * 1000 * 1000 * 1000);
     check(r, "vkWaitForFences", ctx_);
-    submitted_ = false;
+    finished();
   }
 
   // ---- host side of the rings ----
@@ -1323,7 +1340,7 @@ class VulkanBody final : public KernelBody {
     }
     if (submitted_) {
       ::ringkernel::detail::atomic_store(&shared().control.should_terminate, 1);
-      if (vkWaitForFences(dev_->handle, 1, &fence_, VK_TRUE, 30ull * 1000 * 1000 * 1000) == VK_SUCCESS) submitted_ = false;
+      if (vkWaitForFences(dev_->handle, 1, &fence_, VK_TRUE, 30ull * 1000 * 1000 * 1000) == VK_SUCCESS) finished();
     }
     ::ringkernel::detail::core_release(core);
   }
