@@ -46,6 +46,12 @@ double percentile(std::vector<double> v, double p) {  // linear interpolation be
   const std::size_t hi = std::min(lo + 1, v.size() - 1);
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
+std::string load_average() {  // the machine is shared: spinning dispatches feel its load
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return f ? a + " " + b + " " + c : std::string("unknown");
+}
 std::string cpu_model() {
   std::ifstream f("/proc/cpuinfo");
   std::string line;
@@ -149,8 +155,10 @@ int main(int argc, char** argv) {
   const Way ways[] = {{"persistent", rk::KernelMode::Persistent, 0},
                       {"dispatch/message", rk::KernelMode::EventDriven, 1},
                       {"dispatch/batch", rk::KernelMode::EventDriven, 0}};
-  std::printf("ringkernel %s vulkan_bench (%s)  device: %s  cpu: %s  nproc: %u\n\n", RINGKERNEL_VERSION_STRING,
-              quick ? "quick" : "full", device.c_str(), cpu_model().c_str(), std::thread::hardware_concurrency());
+  const std::string load_before = load_average();
+  std::printf("ringkernel %s vulkan_bench (%s)  device: %s  cpu: %s  nproc: %u  loadavg: %s\n\n", RINGKERNEL_VERSION_STRING,
+              quick ? "quick" : "full", device.c_str(), cpu_model().c_str(), std::thread::hardware_concurrency(),
+              load_before.c_str());
   std::printf("  %-18s %12s %12s %14s %10s %11s\n", "way", "rtt p50 ns", "rtt p99 ns", "stream msg/s", "messages", "dispatches");
   std::vector<Figures> figs;
   rk::Runtime rt = rk::Runtime::builder().backend(rk::Backend::Vulkan).build();
@@ -170,8 +178,11 @@ int main(int argc, char** argv) {
   }
   std::fprintf(f, "{\n  \"benchmark\": \"vulkan_bench\",\n  \"ringkernel_version\": \"%s\",\n  \"mode\": \"%s\",\n",
                RINGKERNEL_VERSION_STRING, quick ? "quick" : "full");
-  std::fprintf(f, "  \"machine\": {\"device\": \"%s\", \"cpu_model\": \"%s\", \"nproc\": %u},\n  \"ways\": [", device.c_str(),
-               cpu_model().c_str(), std::thread::hardware_concurrency());
+  std::fprintf(f,
+               "  \"machine\": {\"device\": \"%s\", \"cpu_model\": \"%s\", \"nproc\": %u, \"loadavg_before\": \"%s\", "
+               "\"loadavg_after\": \"%s\"},\n  \"idle_iterations\": %u,\n  \"ways\": [",
+               device.c_str(), cpu_model().c_str(), std::thread::hardware_concurrency(), load_before.c_str(),
+               load_average().c_str(), idle_iterations);
   for (std::size_t i = 0; i < figs.size(); ++i)
     std::fprintf(f,
                  "%s\n    {\"way\": \"%s\", \"round_trip_p50_ns\": %.0f, \"round_trip_p99_ns\": %.0f, \"rounds\": %zu, "
