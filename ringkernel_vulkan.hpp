@@ -109,6 +109,10 @@ RINGKERNEL_API int find_device(const std::string& name_part);
 /// Call before the first Vulkan use in the process; afterwards a different value throws
 /// Error(InvalidState). Thread-safe.
 RINGKERNEL_API void enable_validation(bool on);
+/// Uses `get_instance_proc_addr` (from a loader the program already has) instead of letting volk
+/// load libvulkan.so.1. Call before the first Vulkan use; afterwards throws Error(InvalidState);
+/// null throws Error(InvalidArgument). Thread-safe.
+RINGKERNEL_API void use_loader(PFN_vkGetInstanceProcAddr get_instance_proc_addr);
 /// True when the validation layer is loaded into ringkernel's instance (false before first use).
 RINGKERNEL_API bool validation_active() noexcept;
 /// Validation warnings and errors reported so far. Thread-safe.
@@ -688,6 +692,7 @@ struct Instance {
   bool validation_requested = false;
   bool validation_decided = false;
   bool validation_on = false;
+  PFN_vkGetInstanceProcAddr custom_loader = nullptr;  // use_loader()
   VkInstance handle = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
   std::vector<PhysicalDevice> devices;
@@ -712,7 +717,9 @@ inline int type_rank(VkPhysicalDeviceType t) {
 inline void ensure_instance(Instance& s) {
   if (s.created) return;
   const char* ctx = "Vulkan instance";
-  VkResult r = volkInitialize();
+  VkResult r = VK_SUCCESS;
+  if (s.custom_loader != nullptr) volkInitializeCustom(s.custom_loader);
+  else r = volkInitialize();
   if (r != VK_SUCCESS)
     raise(ErrorCode::VulkanFailure, std::string(ctx) + ": volkInitialize failed with " + result_name(r) +
                                         " (no Vulkan loader: libvulkan.so.1 was not found)");
@@ -1577,6 +1584,16 @@ void enable_validation(bool on) {
   }
   s.validation_requested = on;
   s.validation_decided = on;  // on: decided; off: the environment may still ask for it
+}
+
+void use_loader(PFN_vkGetInstanceProcAddr get_instance_proc_addr) {
+  if (get_instance_proc_addr == nullptr)
+    detail::raise(ErrorCode::InvalidArgument, "vulkan::use_loader: the vkGetInstanceProcAddr pointer is null");
+  detail::Instance& s = detail::instance_state();
+  std::lock_guard<std::mutex> lk(s.mu);
+  if (s.created)
+    detail::raise(ErrorCode::InvalidState, "vulkan::use_loader: the Vulkan instance already exists; call it before the first Vulkan use");
+  s.custom_loader = get_instance_proc_addr;
 }
 
 bool validation_active() noexcept {

@@ -95,6 +95,10 @@ TEST_CASE("devices are listed in preference order with their properties") {
   CHECK(vk::find_device(devices[0].name) == 0);
   CHECK(rk_test::error_code_of([] { vk::find_device("no such device name, surely"); }) == rk::ErrorCode::BackendUnavailable);
   CHECK(vk::validation_active());
+  // The instance exists now: loader and validation choices are fixed.
+  CHECK(rk_test::error_code_of([] { vk::use_loader(vkGetInstanceProcAddr); }) == rk::ErrorCode::InvalidState);
+  CHECK(rk_test::error_code_of([] { vk::use_loader(nullptr); }) == rk::ErrorCode::InvalidArgument);
+  CHECK(rk_test::error_code_of([] { vk::enable_validation(false); }) == rk::ErrorCode::InvalidState);
 }
 
 TEST_CASE("Backend::Vulkan and Backend::Auto find the registered provider") {
