@@ -26,7 +26,11 @@
 //     Resp r  = k.call<Resp>(Req{21});
 //
 // The returned KernelHandle is the core's: lifecycle, status(), telemetry, receive/call,
-// metrics and backpressure behave as on the CPU backend (section "Host supervisor" below).
+// metrics and backpressure behave as on the CPU backend: the kernel's worker thread is a host
+// supervisor (VulkanBody::supervise) that takes accepted messages from the core's inbox, writes
+// them to the device ring, (re)submits dispatches and publishes what the shader produced.
+// Messages in the device ring count as "in the handler"; a pause or terminate lets the running
+// dispatch return, publishes what it finished and puts the rest back at the inbox's front.
 //
 // TABLE OF CONTENTS
 //   V1. Device layer      >>vk-device   DeviceInfo, enumerate_devices, validation, result_name
