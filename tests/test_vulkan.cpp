@@ -252,10 +252,11 @@ TEST_CASE("state persists across messages and relaunches, from the initial state
   CHECK(k.call<Pong>(Ping{300, 1, 0, 0}, 5s).count == 1301);
 }
 
-TEST_CASE("lifecycle while streaming: deactivate stops processing, activate resumes, terminate keeps the rest") {
+void lifecycle_while_streaming(rk::KernelMode mode) {
   rk::Runtime rt = vulkan_runtime();
-  rk::KernelHandle k = vk::launch<Ping, Pong>(rt, "life", echo_program(),
-                                              rk::LaunchOptions{}.with_queue_capacity(1024).without_auto_activate());
+  CAPTURE(rk::to_string(mode));
+  rk::KernelHandle k = vk::launch<Ping, Pong>(
+      rt, "life", echo_program(), rk::LaunchOptions{}.with_queue_capacity(1024).with_mode(mode).without_auto_activate());
   CHECK(k.state() == rk::KernelState::Launched);
   k.send(Ping{0, 1, 0, 0});
   CHECK(!k.receive<Pong>(50ms).has_value());  // Launched: not processing
@@ -317,6 +318,11 @@ TEST_CASE("lifecycle while streaming: deactivate stops processing, activate resu
   CHECK(rk_test::error_code_of([&] { k.send(Ping{0, 0, 0, 0}); }) == rk::ErrorCode::NotActive);
   CHECK(out_of_order == 0);
   CHECK(replies == s.messages_processed);
+}
+
+TEST_CASE("lifecycle while streaming: deactivate stops processing, activate resumes, terminate keeps the rest") {
+  SUBCASE("persistent") { lifecycle_while_streaming(rk::KernelMode::Persistent); }
+  SUBCASE("event-driven") { lifecycle_while_streaming(rk::KernelMode::EventDriven); }
 }
 
 TEST_CASE("results are identical to the CPU backend for the same computation") {
