@@ -317,7 +317,9 @@ void lifecycle_while_streaming(rk::KernelMode mode) {
   CHECK(s.messages_processed + rest.size() == sent.load());
   CHECK(rk_test::error_code_of([&] { k.send(Ping{0, 0, 0, 0}); }) == rk::ErrorCode::NotActive);
   CHECK(out_of_order == 0);
-  CHECK(replies == s.messages_processed);
+  // A reply published while terminating with a full output queue is dropped and counted (as on
+  // the CPU backend); an event-driven batch publishes up to 1024 at once.
+  CHECK(replies + s.outputs_dropped == s.messages_processed);
 }
 
 TEST_CASE("lifecycle while streaming: deactivate stops processing, activate resumes, terminate keeps the rest") {
@@ -375,7 +377,9 @@ TEST_CASE("K2K between two Vulkan kernels through a device-side ring") {
     CHECK(r->dispatch == 1);  // ring 1: came over the link
     CHECK(r->count == i + 1);
   }
-  CHECK(a.status().messages_processed == n);
+  // stage1's supervisor publishes its completions on its own schedule: maybe after stage2's
+  // replies arrived.
+  CHECK(eventually([&] { return a.status().messages_processed == n; }));
   CHECK(!a.receive<Pong>(1ms).has_value());  // stage1 answers nobody on the host
   CHECK(link.pending() == 0);
   // The receiver still takes host messages too.
