@@ -2100,6 +2100,18 @@ RINGKERNEL_API void core_begin(KernelCore& core, const Packet& in, HlcTimestamp&
 RINGKERNEL_API void core_done(KernelCore& core, const Packet& in, Packet* out);
 RINGKERNEL_API void core_fault(KernelCore& core, const Packet& in, const char* what);
 RINGKERNEL_API void core_emit(KernelCore& core, Packet&& out, std::uint64_t correlation);
+// For GPU backends' supervisors, which keep several messages in flight on a device ring:
+// core_try_next claims the next message without blocking (false: none now, paused or
+// stopping) and marks the worker as handling even when it returns false, so deactivate()
+// waits until core_release; core_complete is core_done without the release; core_return puts
+// a claimed message the device never consumed back at the front of the queue (return several
+// in reverse order); core_run_state tells a supervisor whether to keep going.
+enum class CoreRunState : std::uint8_t { Runnable = 0, Paused = 1, Stopping = 2 };
+RINGKERNEL_API CoreRunState core_run_state(const KernelCore& core) noexcept;
+RINGKERNEL_API bool core_try_next(KernelCore& core, Packet& out);
+RINGKERNEL_API void core_complete(KernelCore& core, const Packet& in, Packet* out);
+RINGKERNEL_API void core_release(KernelCore& core) noexcept;
+RINGKERNEL_API void core_return(KernelCore& core, Packet&& unprocessed);
 RINGKERNEL_API HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation,
                                                    std::uint64_t source) noexcept;
 RINGKERNEL_API KernelContext make_kernel_context(KernelCore& core) noexcept;
@@ -3254,6 +3266,21 @@ void core_done(KernelCore& core, const Packet& in, Packet* out) {
 }
 void core_fault(KernelCore& core, const Packet& in, const char* what) { core.record_fault(in, what); }
 void core_emit(KernelCore& core, Packet&& out, std::uint64_t correlation) { core.deliver(std::move(out), correlation); }
+CoreRunState core_run_state(const KernelCore& core) noexcept {
+  if (core.stop.load(std::memory_order_seq_cst)) return CoreRunState::Stopping;
+  return core.run.load(std::memory_order_seq_cst) ? CoreRunState::Runnable : CoreRunState::Paused;
+}
+bool core_try_next(KernelCore& core, Packet& out) {
+  core.handling.store(true, std::memory_order_seq_cst);  // Dekker with deactivate(), as in claim()
+  if (!core.run.load(std::memory_order_seq_cst) || core.stop.load(std::memory_order_seq_cst)) return false;
+  return core.take_held(out) || core.refill(out);
+}
+void core_complete(KernelCore& core, const Packet& in, Packet* out) {
+  core.account_done(in, core.rt->clock.now());
+  if (out != nullptr) core.deliver(std::move(*out), in.correlation_id);
+}
+void core_release(KernelCore& core) noexcept { core.handling.store(false, std::memory_order_seq_cst); }
+void core_return(KernelCore& core, Packet&& unprocessed) { core.hold(std::move(unprocessed)); }
 HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation,
                                     std::uint64_t source) noexcept {
   return HandlerContext(core, ts, correlation, source);
