@@ -2103,13 +2103,13 @@ RINGKERNEL_API void core_emit(KernelCore& core, Packet&& out, std::uint64_t corr
 // For GPU backends' supervisors, which keep several messages in flight on a device ring:
 // core_try_next claims the next message without blocking (false: none now, paused or
 // stopping) and marks the worker as handling even when it returns false, so deactivate()
-// waits until core_release; core_complete is core_done without the release; core_return puts
-// a claimed message the device never consumed back at the front of the queue (return several
-// in reverse order); core_run_state tells a supervisor whether to keep going.
+// waits until core_release (a supervisor completes each message with core_done, which does not
+// release); core_return puts a claimed message the device never consumed back at the front of
+// the queue (return several in reverse order); core_run_state tells a supervisor whether to
+// keep going.
 enum class CoreRunState : std::uint8_t { Runnable = 0, Paused = 1, Stopping = 2 };
 RINGKERNEL_API CoreRunState core_run_state(const KernelCore& core) noexcept;
 RINGKERNEL_API bool core_try_next(KernelCore& core, Packet& out);
-RINGKERNEL_API void core_complete(KernelCore& core, const Packet& in, Packet* out);
 RINGKERNEL_API void core_release(KernelCore& core) noexcept;
 RINGKERNEL_API void core_return(KernelCore& core, Packet&& unprocessed);
 RINGKERNEL_API HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation,
@@ -2459,6 +2459,10 @@ class BackendProvider {
   virtual Backend kind() const noexcept = 0;
   /// Empty when device `ordinal` is usable, else why not (e.g. "no CUDA device: driver error 35").
   virtual std::string probe(int ordinal) = 0;
+  /// What Backend::Auto asks: empty to take device `ordinal`, else why Auto should move on. By
+  /// default probe(); a backend overrides it to decline devices the CPU backend serves better
+  /// (the Vulkan backend declines a Vulkan device that is itself a CPU implementation, lavapipe).
+  virtual std::string probe_for_auto(int ordinal) { return probe(ordinal); }
 };
 /// Registers a provider (thread-safe; a second provider of the same kind replaces the first).
 RINGKERNEL_API void register_backend_provider(std::shared_ptr<BackendProvider> provider);
@@ -3275,11 +3279,7 @@ bool core_try_next(KernelCore& core, Packet& out) {
   if (!core.run.load(std::memory_order_seq_cst) || core.stop.load(std::memory_order_seq_cst)) return false;
   return core.take_held(out) || core.refill(out);
 }
-void core_complete(KernelCore& core, const Packet& in, Packet* out) {
-  core.account_done(in, core.rt->clock.now());
-  if (out != nullptr) core.deliver(std::move(*out), in.correlation_id);
-}
-void core_release(KernelCore& core) noexcept { core.handling.store(false, std::memory_order_seq_cst); }
+void core_release(KernelCore& core) noexcept { core.release_handling(); }
 void core_return(KernelCore& core, Packet&& unprocessed) { core.hold(std::move(unprocessed)); }
 HandlerContext make_handler_context(KernelCore& core, HlcTimestamp ts, std::uint64_t correlation,
                                     std::uint64_t source) noexcept {
@@ -3934,7 +3934,7 @@ Runtime Runtime::Builder::build() const {
   } else if (backend_ == Backend::Auto) {
     for (Backend b : {Backend::Cuda, Backend::Vulkan}) {
       std::shared_ptr<BackendProvider> p = find_backend_provider(b);
-      const std::string why = p ? p->probe(device_) : std::string("not compiled in");
+      const std::string why = p ? p->probe_for_auto(device_) : std::string("not compiled in");
       if (p && why.empty()) {
         chosen = b;
         break;

@@ -1312,7 +1312,7 @@ class VulkanBody final : public KernelBody {
     ::ringkernel::detail::atomic_store(&rings().out_head, out_head);
     while (completed_ < done && !inflight.empty()) {
       InFlight& f = inflight.front();
-      ::ringkernel::detail::core_complete(core, f.in, f.has_reply ? &f.reply : nullptr);
+      ::ringkernel::detail::core_done(core, f.in, f.has_reply ? &f.reply : nullptr);
       inflight.pop_front();
       ++completed_;
     }
@@ -1515,6 +1515,17 @@ class Provider final : public BackendProvider {
     }
     RINGKERNEL_DETAIL_CATCH_STD(e) { return RINGKERNEL_DETAIL_WHAT(e); }
     RINGKERNEL_DETAIL_CATCH_ALL { return "an unknown error while opening the device"; }
+  }
+  std::string probe_for_auto(int ordinal) override {
+    RINGKERNEL_DETAIL_TRY {
+      const DeviceInfo info = device_info(ordinal);
+      if (info.type == DeviceType::Cpu)
+        return "device " + std::to_string(ordinal) + " (" + info.name +
+               ") is a CPU implementation of Vulkan; the CPU backend runs the same kernels natively";
+    }
+    RINGKERNEL_DETAIL_CATCH_STD(e) { return RINGKERNEL_DETAIL_WHAT(e); }
+    RINGKERNEL_DETAIL_CATCH_ALL { return "an unknown error while listing devices"; }
+    return probe(ordinal);
   }
 };
 
