@@ -282,6 +282,29 @@ void Scene::validate() const {
   }
 }
 
+std::string format_scene(const Scene& s) {
+  std::string out;
+  char buf[256];
+  auto line = [&](const char* fmt, auto... args) {
+    std::snprintf(buf, sizeof buf, fmt, args...);
+    out += buf;
+  };
+  line("grid %d %d\n", s.width, s.height);
+  line("spacing %.17g\n", s.spacing_m);
+  line("speed %.17g\n", s.speed_m_s);
+  if (s.dt_s > 0) line("dt %.17g\n", s.dt_s); else line("courant %.17g\n", s.courant);
+  if (s.boundary == Boundary::Absorbing) line("boundary absorbing %d\n", s.sponge_cells); else out += "boundary reflecting\n";
+  for (const Rect& r : s.walls) line("wall %d %d %d %d\n", r.x0, r.y0, r.x1, r.y1);
+  for (const Absorber& a : s.absorbers) line("absorber %d %d %d %d %.17g\n", a.area.x0, a.area.y0, a.area.x1, a.area.y1, a.strength);
+  for (const Source& src : s.sources) {
+    if (src.kind == SourceKind::Impulse)
+      line("source impulse %d %d %.17g %.17g\n", src.x, src.y, src.amplitude, src.radius);
+    else
+      line("source %s %d %d %.17g %.17g\n", to_string(src.kind), src.x, src.y, src.frequency_hz, src.amplitude);
+  }
+  return out;
+}
+
 Scene default_scene() {
   // A double slit: a wall 4 cells thick at x = 96 with two 8-cell gaps, lit by a 2 kHz sine
   // (wavelength 17 cells at dx = 1 cm) from the left; the fringes fan out to the right.

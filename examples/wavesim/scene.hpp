@@ -123,6 +123,10 @@ class CflError : public SceneError {
 /// validate(). Throws SceneError ("room.scene:3: wall needs 4 integers X0 Y0 X1 Y1, got 3").
 Scene parse_scene(std::string_view text, const Scene& base = Scene{}, std::string_view origin = "scene");
 
+/// The scene as scene text that parse_scene() reads back to an equal scene (numbers printed
+/// with 17 significant digits).
+std::string format_scene(const Scene& scene);
+
 /// The scene the README's command shows when no scene is given: a double slit on a 256 x 256
 /// grid lit by a 2 kHz sine from the left, with an absorbing edge.
 Scene default_scene();
