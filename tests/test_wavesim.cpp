@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -156,6 +159,24 @@ TEST_SUITE("wavesim") {
     CHECK(t.walls.size() == 2);
     CHECK(t.width == 128);
     CHECK_NOTHROW(wavesim::default_scene().validate());
+  }
+
+  TEST_CASE("the committed example scenes parse, validate and run") {
+    int seen = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(WAVESIM_SCENES_DIR)) {
+      if (entry.path().extension() != ".scene") continue;
+      CAPTURE(entry.path().string());
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      const wavesim::Scene s = wavesim::parse_scene(text.str(), wavesim::Scene{}, entry.path().string());
+      CHECK_NOTHROW(s.validate());
+      auto solver = wavesim::make_reference_solver(s);
+      solver->advance(3);
+      CHECK(solver->step() == 3);
+      ++seen;
+    }
+    CHECK(seen >= 3);
   }
 
   TEST_CASE("scene parser: bad input is rejected with the line and the reason") {

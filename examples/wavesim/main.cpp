@@ -41,7 +41,7 @@ const char* const kUsage =
     "  --tiles TXxTY|auto  tile split (default auto: one tile per core)\n"
     "  --backend B         auto, cpu, cuda or vulkan (default auto: the best in this build)\n"
     "  --png FILE          final snapshot (default wavesim.png; 'none' writes no file)\n"
-    "  --frames DIR        also write DIR/frame_NNNNNN.png every --every steps (an animation)\n"
+    "  --frames DIR        also write DIR/frame_NNNNN.png (0, 1, ...) every --every steps: an animation\n"
     "  --every K           steps between frames (default: steps / 50)\n"
     "  --check             also run the single-grid reference; require a bit-exact match\n"
     "  --help              this text\n";
@@ -189,9 +189,10 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_;
 };
 
-std::string frame_path(const std::string& dir, std::uint64_t step) {
+// Frames are numbered 0, 1, 2, ... (not by step), as video tools expect.
+std::string frame_path(const std::string& dir, std::size_t index) {
   char name[32];
-  std::snprintf(name, sizeof name, "frame_%06llu.png", static_cast<unsigned long long>(step));
+  std::snprintf(name, sizeof name, "frame_%05zu.png", index);
   return (std::filesystem::path(dir) / name).string();
 }
 
@@ -216,7 +217,7 @@ int run(const Options& o) {
   Progress progress(o.steps, scene.cells());
   double compute_s = 0;
   if (frames) {
-    wavesim::write_png(frame_path(o.frames_dir, 0), wavesim::render_field(scene, solver->field()));
+    wavesim::write_png(frame_path(o.frames_dir, frames_written), wavesim::render_field(scene, solver->field()));
     ++frames_written;
   }
   while (solver->step() < o.steps) {
@@ -225,7 +226,7 @@ int run(const Options& o) {
     solver->advance(n, [&](std::uint64_t s) { progress(s); });
     compute_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (frames) {
-      wavesim::write_png(frame_path(o.frames_dir, solver->step()), wavesim::render_field(scene, solver->field()));
+      wavesim::write_png(frame_path(o.frames_dir, frames_written), wavesim::render_field(scene, solver->field()));
       ++frames_written;
     }
   }
