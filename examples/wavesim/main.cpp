@@ -257,7 +257,16 @@ int run(const Options& o) {
       png_ok = stbi_info(o.png.c_str(), &w, &h, &comp) == 1 && w == scene.width && h == scene.height && comp == 3;
       std::printf("check: %s is a %d x %d RGB PNG: %s\n", o.png.c_str(), w, h, png_ok ? "ok" : "FAILED");
     }
-    if (!same || !alive || !png_ok) status = 1;
+    bool frames_ok = true;
+    for (std::size_t i = 0; frames && i < frames_written; ++i) {
+      int w = 0, h = 0, comp = 0;
+      frames_ok = frames_ok && stbi_info(frame_path(o.frames_dir, i).c_str(), &w, &h, &comp) == 1 && w == scene.width &&
+                  h == scene.height;
+    }
+    if (frames)
+      std::printf("check: %zu frames in %s, each a %d x %d PNG: %s\n", frames_written, o.frames_dir.c_str(), scene.width,
+                  scene.height, frames_ok ? "ok" : "FAILED");
+    if (!same || !alive || !png_ok || !frames_ok) status = 1;
   }
 
   const double sps = compute_s > 0 ? static_cast<double>(o.steps) / compute_s : 0;
