@@ -178,10 +178,16 @@ struct SolverOptions {
   int tiles_y = 0;
 };
 
-/// Makes the tile kernels of one backend, and the ringkernel backend their actors run on.
+/// Makes the tile kernels of one backend. Value type.
 struct TileBackend {
+  /// Shown in the summary line ("cpu", "cuda").
   const char* name = "cpu";
+  /// The ringkernel backend the tile actors (TileActor, a host-side message handler) are
+  /// launched on. A tile kernel that drives device buffers from those actors keeps
+  /// Backend::Cpu here; the actor body is a CPU body, which Runtime::launch refuses on another
+  /// backend's runtime.
   ringkernel::Backend runtime_backend = ringkernel::Backend::Cpu;
+  /// Builds one tile's kernel from its setup (called once per tile by make_solver).
   std::unique_ptr<TileKernel> (*make_kernel)(TileSetup setup) = nullptr;
 };
 
