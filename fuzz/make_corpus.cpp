@@ -1,7 +1,8 @@
 // make_corpus.cpp — writes the seed corpora of the fuzz targets.
 // SPDX-License-Identifier: MIT
 //
-//     make_corpus OUT_DIR        writes OUT_DIR/envelope/*.bin and OUT_DIR/hlc/*.bin
+//     make_corpus OUT_DIR        writes OUT_DIR/envelope/*.bin, OUT_DIR/hlc/*.bin, OUT_DIR/topic/*.txt
+//                                and OUT_DIR/scene/*.txt
 //
 // The output is deterministic (fixed timestamps; message ids come from a fresh process's
 // counter), so `make_corpus fuzz/corpus` reproduces the committed files byte for byte, and
@@ -169,9 +170,24 @@ void make_topics(const fs::path& dir) {
   write_file(dir, "short.txt", text("+/+\na"));
 }
 
+// WaveSim scene seeds: every keyword, both boundaries, each source kind, and typical mistakes.
+void make_scenes(const fs::path& dir) {
+  auto text = [](const std::string& t) { return Bytes(t.begin(), t.end()); };
+  write_file(dir, "double-slit.txt",
+             text("grid 64 64\nspacing 0.01\nspeed 343\ncourant 0.5\nboundary absorbing 8\n"
+                  "wall 24 0 26 28\nwall 24 30 26 34\nwall 24 36 26 64\nsource sine 12 32 2000 1\n"));
+  write_file(dir, "closed-box.txt", text("# a closed box\r\ngrid 16 12\nboundary reflecting\ndt 1e-5\nsource impulse 8 6 1 1.5\n"));
+  write_file(dir, "absorber-point.txt", text("grid 32 32\nboundary absorbing 4\nabsorber 20 4 28 28 0.5\nsource point 8 16 3000 -2\n"));
+  write_file(dir, "cfl-violation.txt", text("grid 16 16\ncourant 0.75\n"));
+  write_file(dir, "nyquist.txt", text("grid 16 16\nboundary reflecting\nsource sine 4 4 40000 1\n"));
+  write_file(dir, "bad-args.txt", text("grid 16\nwall 1 2 3\n"));
+  write_file(dir, "bad-number.txt", text("speed 1e400\nspacing nan\n"));
+  write_file(dir, "source-in-wall.txt", text("grid 16 16\nboundary reflecting\nwall 2 2 8 8\nsource sine 4 4 1000 1\n"));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/envelope, OUT_DIR/hlc, OUT_DIR/topic)\n", argv[0]);
+    std::fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/envelope, OUT_DIR/hlc, OUT_DIR/topic, OUT_DIR/scene)\n", argv[0]);
     return 2;
   }
   try {
@@ -182,6 +198,8 @@ int main(int argc, char** argv) {
     make_envelopes(root / "envelope");
     make_hlc(root / "hlc");
     make_topics(root / "topic");
+    fs::create_directories(root / "scene");
+    make_scenes(root / "scene");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_corpus: %s\n", e.what());
     return 1;

@@ -1,0 +1,252 @@
+// wavesim_bench — WaveSim's tiled actor solver on the CPU backend against two peers measured in
+// the same run, at 256^2, 512^2, 1024^2, 2048^2 and 4096^2 cells:
+//   (a) actor: wavesim::make_solver on the CPU backend (one ring kernel per tile, halos over
+//       K2K, tiles chosen from the core count as the example does);
+//   (b) plain: the same wave_row stencil over the same grid on the same number of threads,
+//       one band of rows per std::thread and a barrier per step: no actors, no messages. The
+//       ratio actor/plain is the cost of the actor model;
+//   (c) roofline: a streaming loop with the scheme's memory traffic (kBytesPerCell = 16 bytes
+//       per cell: read u[n], u[n-1], a; write u[n-1]) over arrays of the same size, same
+//       threads, same barrier: the bandwidth the machine gives this access pattern. "% roof"
+//       is (cells/s x 16 B) / that bandwidth.
+// The actor and plain results are compared bit for bit after every run (exit 1 on a mismatch).
+// Prints a table and writes JSON (--json PATH). --quick: 256^2 and 512^2 only, a few steps,
+// for the test suite (it checks the agreement, not the figures).
+#define RINGKERNEL_IMPLEMENTATION
+#include "ringkernel.hpp"
+
+#include "scene.hpp"
+#include "solver.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+double load_average() {
+  std::ifstream f("/proc/loadavg");
+  double l = -1;
+  f >> l;
+  return l;
+}
+
+/// A sense-reversing barrier for `n` threads that spins briefly, then yields.
+class Barrier {
+ public:
+  explicit Barrier(int n) : n_(n) {}
+  void wait() {
+    const bool sense = !sense_.load(std::memory_order_relaxed);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+      count_.store(0, std::memory_order_relaxed);
+      sense_.store(sense, std::memory_order_release);
+      return;
+    }
+    for (int spins = 0; sense_.load(std::memory_order_acquire) != sense; ++spins)
+      if (spins > 200) std::this_thread::yield();
+  }
+
+ private:
+  const int n_;
+  std::atomic<int> count_{0};
+  std::atomic<bool> sense_{false};
+};
+
+/// The grid on padded storage (one halo cell around it, always 0), as the tiles keep it.
+struct PlainGrid {
+  int w = 0, h = 0;
+  std::ptrdiff_t stride = 0;
+  std::vector<float> cur, prev, coef;
+  explicit PlainGrid(const wavesim::Scene& scene) : w(scene.width), h(scene.height), stride(scene.width + 2) {
+    const wavesim::Field f = wavesim::initial_field(scene);
+    coef = wavesim::build_coefficients(scene);
+    cur.assign(static_cast<std::size_t>(stride) * (h + 2), 0.0f);
+    prev = cur;
+    for (int y = 0; y < h; ++y) {
+      std::memcpy(&cur[static_cast<std::size_t>(y + 1) * stride + 1], &f.cur[static_cast<std::size_t>(y) * w], sizeof(float) * w);
+      std::memcpy(&prev[static_cast<std::size_t>(y + 1) * stride + 1], &f.prev[static_cast<std::size_t>(y) * w], sizeof(float) * w);
+    }
+  }
+};
+
+/// Runs `steps` steps of `row_fn(next_prev, cur, coef, n, stride)` over the grid on `threads`
+/// threads (bands of rows), a barrier after each step; returns seconds. Leaves u[steps] in
+/// g.cur (pointers swapped per step like the solvers do).
+template <class RowFn>
+double run_bands(PlainGrid& g, int threads, std::uint64_t steps, RowFn row_fn) {
+  Barrier barrier(threads);
+  const double t0 = now_s();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      const int y0 = static_cast<int>(static_cast<std::int64_t>(t) * g.h / threads);
+      const int y1 = static_cast<int>(static_cast<std::int64_t>(t + 1) * g.h / threads);
+      float* cur = g.cur.data();
+      float* prev = g.prev.data();
+      for (std::uint64_t s = 0; s < steps; ++s) {
+        for (int y = y0; y < y1; ++y) {
+          const std::size_t row = static_cast<std::size_t>(y + 1) * g.stride + 1;
+          row_fn(prev + row, cur + row, g.coef.data() + static_cast<std::size_t>(y) * g.w, g.w, g.stride);
+        }
+        std::swap(cur, prev);
+        barrier.wait();
+      }
+    });
+  for (auto& th : pool) th.join();
+  const double secs = now_s() - t0;
+  if (steps % 2 == 1) std::swap(g.cur, g.prev);
+  return secs;
+}
+
+// The roofline's loop: the scheme's traffic (3 streams in, 1 out), no stencil.
+void stream_row(float* WAVESIM_RESTRICT next_prev, const float* WAVESIM_RESTRICT cur, const float* WAVESIM_RESTRICT coef,
+                int n, std::ptrdiff_t) {
+  for (int x = 0; x < n; ++x) next_prev[x] = coef[x] * cur[x] - next_prev[x];
+}
+
+struct Row {
+  int n = 0;
+  std::uint64_t steps = 0;
+  std::string layout;
+  double actor_s = 0, plain_s = 0, roof_s = 0;  // medians
+  bool equal = true;
+  double cells() const { return static_cast<double>(n) * n; }
+  double actor_cps() const { return cells() * static_cast<double>(steps) / actor_s; }
+  double plain_cps() const { return cells() * static_cast<double>(steps) / plain_s; }
+  double roof_bps() const { return cells() * static_cast<double>(steps) * wavesim::kBytesPerCell / roof_s; }
+};
+
+/// Untimed steps before each measurement (the same for actor and plain, so their fields still
+/// agree after the timed steps).
+constexpr std::uint64_t kWarmup = 2;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::string json = "wavesim_bench.json";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+      json = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--json PATH]\n", argv[0]);
+      return 2;
+    }
+  }
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const std::vector<int> sizes = quick ? std::vector<int>{256, 512} : std::vector<int>{256, 512, 1024, 2048, 4096};
+  const int reps = quick ? 1 : 3;
+  std::printf("ringkernel %s wavesim_bench (%s)  cpu: %s  nproc: %d  load average: %.2f\n", RINGKERNEL_VERSION_STRING,
+              quick ? "quick" : "full", cpu_model().c_str(), threads, load_average());
+  std::printf("scheme traffic %zu B/cell; plain and roofline on %d threads; actor tiles chosen as by the example\n\n",
+              wavesim::kBytesPerCell, threads);
+  std::printf("%6s %6s %-11s %12s %12s %12s %12s %10s %8s %8s %8s\n", "grid", "steps", "tiles", "actor st/s", "actor Mc/s",
+              "plain Mc/s", "roof GB/s", "actor/pl", "act%roof", "pl%roof", "equal");
+
+  std::vector<Row> rows;
+  int failures = 0;
+  for (int n : sizes) {
+    wavesim::Scene scene = wavesim::parse_scene("boundary reflecting\ncourant 0.5\n");
+    scene.width = scene.height = n;
+    scene.sources.push_back(wavesim::Source{wavesim::SourceKind::Impulse, n / 3, n / 2, 0, 1.0, n / 32.0 + 1});
+    scene.validate();
+    Row r;
+    r.n = n;
+    const double cells = static_cast<double>(n) * n;
+    r.steps = quick ? 30 : static_cast<std::uint64_t>(std::min(4000.0, std::max(10.0, 3e8 / cells)));
+    std::vector<double> at, pt, rt;
+    for (int rep = 0; rep < reps; ++rep) {
+      wavesim::SolverOptions o;
+      o.backend = ringkernel::Backend::Cpu;
+      wavesim::Field actor_field;
+      {
+        auto solver = wavesim::make_solver(scene, o);
+        r.layout = solver->layout();
+        solver->advance(kWarmup);  // threads started, pages touched
+        const double t0 = now_s();
+        solver->advance(r.steps);
+        at.push_back(now_s() - t0);
+        actor_field = solver->field();
+      }
+      {
+        PlainGrid g(scene);
+        const float k2 = static_cast<float>(scene.courant_number() * scene.courant_number());
+        auto stencil = [k2](float* np, const float* c, const float* a, int w, std::ptrdiff_t s) { wavesim::wave_row(np, c, a, w, s, k2); };
+        run_bands(g, threads, kWarmup, stencil);
+        pt.push_back(run_bands(g, threads, r.steps, stencil));
+        for (int y = 0; y < n && r.equal; ++y)
+          r.equal = std::memcmp(&g.cur[static_cast<std::size_t>(y + 1) * g.stride + 1],
+                                &actor_field.cur[static_cast<std::size_t>(y) * n], sizeof(float) * n) == 0;
+      }
+      {
+        PlainGrid g(scene);
+        run_bands(g, threads, kWarmup, stream_row);
+        rt.push_back(run_bands(g, threads, r.steps, stream_row));
+      }
+    }
+    r.actor_s = median(at);
+    r.plain_s = median(pt);
+    r.roof_s = median(rt);
+    if (!r.equal) ++failures;
+    const double roof = r.roof_bps();
+    std::printf("%5d^2 %6llu %-11s %12.0f %12.1f %12.1f %12.2f %9.2fx %7.0f%% %7.0f%% %8s\n", n,
+                static_cast<unsigned long long>(r.steps), r.layout.c_str(), static_cast<double>(r.steps) / r.actor_s,
+                r.actor_cps() / 1e6, r.plain_cps() / 1e6, roof / 1e9, r.actor_cps() / r.plain_cps(),
+                100.0 * r.actor_cps() * wavesim::kBytesPerCell / roof, 100.0 * r.plain_cps() * wavesim::kBytesPerCell / roof,
+                r.equal ? "yes" : "NO");
+    std::fflush(stdout);
+    rows.push_back(r);
+  }
+
+  std::FILE* f = std::fopen(json.c_str(), "w");
+  if (f == nullptr) {
+    std::fprintf(stderr, "cannot write %s\n", json.c_str());
+    return 2;
+  }
+  std::fprintf(f, "{\n  \"benchmark\": \"wavesim_bench\",\n  \"ringkernel_version\": \"%s\",\n  \"mode\": \"%s\",\n",
+               RINGKERNEL_VERSION_STRING, quick ? "quick" : "full");
+  std::fprintf(f, "  \"machine\": {\"cpu_model\": \"%s\", \"nproc\": %d, \"load_average\": %.2f},\n", cpu_model().c_str(), threads,
+               load_average());
+  std::fprintf(f, "  \"backend\": \"cpu\",\n  \"bytes_per_cell\": %zu,\n  \"repetitions\": %d,\n  \"sizes\": [", wavesim::kBytesPerCell,
+               reps);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    std::fprintf(f,
+                 "%s\n    {\"n\": %d, \"steps\": %llu, \"tiles\": \"%s\", \"actor_steps_per_s\": %.1f, \"actor_cells_per_s\": %.0f, "
+                 "\"plain_steps_per_s\": %.1f, \"plain_cells_per_s\": %.0f, \"roofline_bytes_per_s\": %.0f, "
+                 "\"actor_over_plain\": %.4f, \"actor_fraction_of_roofline\": %.4f, \"plain_fraction_of_roofline\": %.4f, "
+                 "\"bit_exact\": %s}",
+                 i ? "," : "", r.n, static_cast<unsigned long long>(r.steps), r.layout.c_str(), static_cast<double>(r.steps) / r.actor_s,
+                 r.actor_cps(), static_cast<double>(r.steps) / r.plain_s, r.plain_cps(), r.roof_bps(), r.actor_cps() / r.plain_cps(),
+                 r.actor_cps() * wavesim::kBytesPerCell / r.roof_bps(), r.plain_cps() * wavesim::kBytesPerCell / r.roof_bps(),
+                 r.equal ? "true" : "false");
+  }
+  std::fprintf(f, "\n  ],\n  \"ok\": %s\n}\n", failures == 0 ? "true" : "false");
+  std::fclose(f);
+  std::printf("\nchecks: %s\njson: %s\n", failures == 0 ? "actor and plain fields equal bit for bit: ok" : "FAILED", json.c_str());
+  return failures == 0 ? 0 : 1;
+}
