@@ -499,61 +499,95 @@ __device__ inline void handle_one(H& h, const KernelParams<H>& p, std::uint64_t 
   }
 }
 
-// Leader only: waits for a batch or the terminate request. Reads is_active/should_terminate and
-// the rings' indices with acquire (system scope); backs off with __nanosleep when idle so an idle
-// kernel does not saturate the bus with polls.
+// The leader's private copies of everything it is the only writer of. Kept in registers so that
+// publishing a batch is a handful of posted stores over the bus and never a read of host memory
+// (each read of mapped host memory is a full PCIe round trip).
+struct LeaderState {
+  std::uint64_t head = 0;            // input index of the next message
+  std::uint64_t out_tail = 0;        // output index of the next result
+  std::uint64_t out_head_cache = 0;  // last output head read (space check)
+  std::uint64_t in_tail_cache = 0;   // last input tail read
+  std::uint64_t processed = 0;
+  std::uint64_t total_latency = 0;
+  std::uint64_t max_latency = 0;
+  std::uint64_t min_latency = ~std::uint64_t{0};
+  std::uint32_t control = 1;         // is_active (low word) / should_terminate (high word), last read
+};
+
+// is_active (@0) and should_terminate (@4) are adjacent int32 fields of the 128-aligned
+// ControlBlock: one 8-byte load reads both in one bus round trip. The host writes each with its
+// own 4-byte store, and an aligned 8-byte load returns each half as some value the host stored.
+// Bit 0: active; bit 1: terminate requested.
+__device__ inline std::uint32_t read_control(ControlBlock* c) {
+  const std::uint64_t word = load_relaxed(reinterpret_cast<std::uint64_t*>(&c->is_active));
+  const std::uint32_t active = static_cast<std::uint32_t>(word & 0xffffffffu) != 0 ? 1u : 0u;
+  const std::uint32_t terminate = static_cast<std::uint32_t>(word >> 32) != 0 ? 2u : 0u;
+  return active | terminate;
+}
+
+// Leader only: waits for a batch or the terminate request. The input tail is polled with acquire
+// (the slots are read after it); the control word every 32 polls while idle and once after each
+// batch (publish_batch), so a busy kernel pays no extra bus read per message for it. When idle the
+// leader backs off with __nanosleep, so an idle kernel does not flood the bus with polls.
 template <class H>
-__device__ inline BatchCommand wait_for_batch(const KernelParams<H>& p, std::uint64_t head, std::uint64_t out_tail) {
+__device__ inline BatchCommand wait_for_batch(const KernelParams<H>& p, LeaderState& s) {
   constexpr bool has_output = !std::is_void<typename H::output_type>::value;
-  unsigned backoff = 0;
-  for (;;) {
-    if (load_acquire(&p.control->should_terminate) != 0) return BatchCommand{head, out_tail, 0, 1};
-    if (load_acquire(&p.control->is_active) != 0) {
-      const std::uint64_t tail = load_acquire(p.input.tail);
-      std::uint64_t n = tail - head;
-      if (has_output) {
-        const std::uint64_t out_head = load_acquire(p.output.head);
-        const std::uint64_t space = (p.output.mask + 1) - (out_tail - out_head);
+  const std::uint64_t capacity_out = p.output.mask + 1;
+  for (unsigned polls = 0;; ++polls) {
+    if ((s.control & 2u) != 0) return BatchCommand{s.head, s.out_tail, 0, 1};
+    if ((s.control & 1u) != 0) {
+      if (s.in_tail_cache == s.head) s.in_tail_cache = load_acquire(p.input.tail);
+      std::uint64_t n = s.in_tail_cache - s.head;
+      if (has_output && n != 0) {
+        std::uint64_t space = capacity_out - (s.out_tail - s.out_head_cache);
+        if (space < n) {
+          s.out_head_cache = load_acquire(p.output.head);
+          space = capacity_out - (s.out_tail - s.out_head_cache);
+        }
         if (space < n) n = space;
       }
       if (n > p.max_batch) n = p.max_batch;
-      if (n != 0) return BatchCommand{head, out_tail, static_cast<std::uint32_t>(n), 0};
+      if (n != 0) return BatchCommand{s.head, s.out_tail, static_cast<std::uint32_t>(n), 0};
     }
-    // Spin ~1000 polls, then sleep 0.1 µs doubling to 20 µs: an idle kernel costs little bus
-    // traffic, and a busy one never sleeps.
-    if (backoff < 1000) {
-      ++backoff;
-    } else {
-      const unsigned step = backoff - 1000;
+    if ((polls & 31u) == 31u || (s.control & 1u) == 0) s.control = read_control(p.control);
+    // Spin ~1000 polls, then sleep 0.1 µs doubling to 20 µs.
+    if (polls >= 1000) {
+      const unsigned step = polls - 1000 < 8 ? polls - 1000 : 8;
       __nanosleep(step < 8 ? (100u << step) : 20000u);
-      if (step < 8) ++backoff;
     }
   }
 }
 
-// Leader only: publishes a finished batch. Output slots first (release on out tail), then the
-// input head (release), then telemetry and the control block's counters. Every field written here
-// has this thread as its only writer, so plain load + store replaces read-modify-write.
+// Leader only: publishes a finished batch. Order: the counters (relaxed) first, then the output
+// tail with release, so whoever sees a result also sees it counted (the core's rule); then the
+// input head with release (slots may be reused only after every thread's reads, which the
+// barrier before this call completed); then the latency figures. Every field written here has
+// this thread as its only writer, so a store of the register copy replaces read-modify-write.
 template <class H>
-__device__ inline void publish_batch(const KernelParams<H>& p, const BatchCommand& c, std::uint64_t t_start) {
+__device__ inline void publish_batch(const KernelParams<H>& p, const BatchCommand& c, LeaderState& s, std::uint64_t t_start) {
   constexpr bool has_output = !std::is_void<typename H::output_type>::value;
-  if constexpr (has_output) store_release(p.output.tail, c.out_first + c.count);
-  store_release(p.input.head, c.first + c.count);
+  TelemetryBuffer* t = p.telemetry;
   const std::uint64_t t_end = globaltimer_ns();
   const std::uint64_t latency = t_end - t_start;  // device time from batch seen to published
-  TelemetryBuffer* t = p.telemetry;
-  store_relaxed(&t->total_latency_nanos, load_relaxed(&t->total_latency_nanos) + latency * c.count);
-  if (latency > load_relaxed(&t->max_latency_nanos)) store_relaxed(&t->max_latency_nanos, latency);
-  if (latency < load_relaxed(&t->min_latency_nanos)) store_relaxed(&t->min_latency_nanos, latency);
   const std::int64_t now_us = static_cast<std::int64_t>(t_end / 1000);
+  s.processed += c.count;
+  store_relaxed(&t->messages_processed, s.processed);
+  store_relaxed(&p.control->messages_processed, static_cast<std::int64_t>(s.processed));
+  s.head = c.first + c.count;
+  s.out_tail = c.out_first + c.count;
+  if constexpr (has_output) store_release(p.output.tail, s.out_tail);
+  store_release(p.input.head, s.head);
+  s.total_latency += latency * c.count;
+  if (latency > s.max_latency) s.max_latency = latency;
+  if (latency < s.min_latency) s.min_latency = latency;
+  store_relaxed(&t->total_latency_nanos, s.total_latency);
+  store_relaxed(&t->max_latency_nanos, s.max_latency);
+  store_relaxed(&t->min_latency_nanos, s.min_latency);
   store_relaxed(&t->last_processed_timestamp, now_us);
-  const std::uint64_t tail = load_relaxed(p.input.tail);
-  const std::uint64_t depth = tail - (c.first + c.count);
+  const std::uint64_t depth = s.in_tail_cache - s.head;
   store_relaxed(&t->queue_depth, static_cast<std::int32_t>(depth > 0x7fffffffu ? 0x7fffffffu : depth));
-  store_release(&t->messages_processed, load_relaxed(&t->messages_processed) + c.count);
   store_relaxed(&p.control->last_activity_ticks, now_us);
-  store_release(&p.control->messages_processed,
-                load_relaxed(&p.control->messages_processed) + static_cast<std::int64_t>(c.count));
+  s.control = read_control(p.control);  // after the stores: off the host's critical path
 }
 
 /// The persistent loop. One leader thread (global thread 0) owns every index and counter; the
@@ -567,15 +601,23 @@ __global__ void persistent_kernel(KernelParams<H> p) {
   const bool leader = blockIdx.x == 0 && threadIdx.x == 0;
   const std::uint64_t rank = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const std::uint64_t threads = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  std::uint64_t head = 0, out_tail = 0, t_start = 0;
+  LeaderState s;
+  std::uint64_t t_start = 0;
   if (leader) {
-    head = load_relaxed(p.input.head);
-    if (p.output.valid()) out_tail = load_relaxed(p.output.tail);
+    // Start from whatever the rings and counters hold (zero for a fresh kernel).
+    s.head = load_acquire(p.input.head);
+    s.in_tail_cache = s.head;
+    if (p.output.valid()) {
+      s.out_tail = load_relaxed(p.output.tail);
+      s.out_head_cache = load_acquire(p.output.head);
+    }
+    s.processed = load_relaxed(&p.telemetry->messages_processed);
+    s.control = read_control(p.control);
     store_release(&p.control->has_terminated, 0);
   }
   for (;;) {
     if (leader) {
-      *p.command = wait_for_batch(p, head, out_tail);
+      *p.command = wait_for_batch(p, s);
       t_start = globaltimer_ns();
     }
     if constexpr (Grid) cg::this_grid().sync(); else __syncthreads();
@@ -583,7 +625,7 @@ __global__ void persistent_kernel(KernelParams<H> p) {
     if (c.exit != 0) break;
     // The leader's acquire of the input tail and the barrier already order the slot reads after
     // the host's writes; this fence makes that explicit for every thread, at system scope, since
-    // slots may sit in host memory (cheap next to a PCIe read).
+    // slots may sit in host memory.
     ::cuda::atomic_thread_fence(::cuda::memory_order_acquire, ::cuda::thread_scope_system);
     if constexpr (parallel) {
       for (std::uint64_t i = rank; i < c.count; i += threads) {
@@ -597,11 +639,7 @@ __global__ void persistent_kernel(KernelParams<H> p) {
     // leader's release of the output tail.
     ::cuda::atomic_thread_fence(::cuda::memory_order_release, ::cuda::thread_scope_system);
     if constexpr (Grid) cg::this_grid().sync(); else __syncthreads();
-    if (leader) {
-      publish_batch(p, c, t_start);
-      head = c.first + c.count;
-      out_tail = c.out_first + c.count;
-    }
+    if (leader) publish_batch(p, c, s, t_start);
     // The next iteration's barrier orders this batch's reads of *p.command before the leader's
     // next write to it.
   }
@@ -627,6 +665,10 @@ inline void init_shared_blocks(unsigned char* control, unsigned char* telemetry)
 }
 /// Host-side helpers the templates share (defined in the implementation).
 RINGKERNEL_API void note_resident(int ordinal, int delta) noexcept;
+/// cudaFreeHost / cudaFree now, or, while any persistent kernel is resident, once the last one
+/// stopped (those calls may wait for the whole device, which a resident kernel never lets finish).
+RINGKERNEL_API void free_pinned(void* host) noexcept;
+RINGKERNEL_API void free_device(int ordinal, void* block) noexcept;
 /// Grid size check before a cooperative launch: throws Error(InvalidArgument) naming the grid and
 /// the co-resident limit when `grid` blocks of `block` threads cannot all be resident.
 RINGKERNEL_API void check_cooperative_fit(const CudaDevice& device, const void* kernel, std::uint32_t grid,
@@ -1313,9 +1355,16 @@ void raise_cuda(cudaError_t error, const char* call) {
 
 // ---- devices ------------------------------------------------------------------------------
 namespace {
+// Persistent kernels now resident, per device and in total, and the frees put off meanwhile.
+// cudaFree and cudaFreeHost may synchronize with the whole device, which never completes while a
+// persistent kernel runs: freeing one kernel's memory while another still runs would hang the
+// host. So a free while any kernel is resident is deferred until the last one stopped.
 struct ResidentTable {
   std::mutex mu;
   std::vector<int> counts;
+  int total = 0;
+  std::vector<void*> deferred_host;
+  std::vector<std::pair<int, void*>> deferred_device;
 };
 ResidentTable& resident_table() {
   static ResidentTable* t = new ResidentTable();  // never destroyed: kernels may outlive statics
@@ -1466,11 +1515,7 @@ void* cuda_pool_allocate(std::size_t bytes, void* user) {
   return p;
 }
 void cuda_pool_release(void* block, void* user) {
-  const int ordinal = static_cast<int>(reinterpret_cast<std::intptr_t>(user));
-  if (cudaSetDevice(ordinal) != cudaSuccess || cudaFree(block) != cudaSuccess) {
-    const cudaError_t e = cudaGetLastError();
-    ringkernel::detail::log(LogLevel::Warn, "ringkernel CUDA pool: " + describe(e, "cudaFree"));
-  }
+  detail::free_device(static_cast<int>(reinterpret_cast<std::intptr_t>(user)), block);
 }
 }  // namespace
 
@@ -1717,20 +1762,67 @@ PinnedBuffer::PinnedBuffer(std::size_t bytes) : size_(bytes) {
 }
 
 PinnedBuffer::~PinnedBuffer() {
-  if (host_ != nullptr && cudaFreeHost(host_) != cudaSuccess) {
-    const cudaError_t e = cudaGetLastError();
-    ringkernel::detail::log(LogLevel::Warn, "ringkernel CUDA: " + describe(e, "cudaFreeHost"));
-  }
+  if (host_ != nullptr) detail::free_pinned(host_);
 }
 
 // ---- kernel helpers -----------------------------------------------------------------------
 namespace detail {
+namespace {
+void free_host_now(void* host) noexcept {
+  if (cudaFreeHost(host) != cudaSuccess) {
+    const cudaError_t e = cudaGetLastError();
+    ringkernel::detail::log(LogLevel::Warn, "ringkernel CUDA: " + describe(e, "cudaFreeHost"));
+  }
+}
+void free_device_now(int ordinal, void* block) noexcept {
+  if (cudaSetDevice(ordinal) != cudaSuccess || cudaFree(block) != cudaSuccess) {
+    const cudaError_t e = cudaGetLastError();
+    ringkernel::detail::log(LogLevel::Warn, "ringkernel CUDA: " + describe(e, "cudaFree"));
+  }
+}
+}  // namespace
+
 void note_resident(int ordinal, int delta) noexcept {
-  ResidentTable& t = resident_table();
-  std::lock_guard<std::mutex> lk(t.mu);
-  if (ordinal < 0) return;
-  if (t.counts.size() <= static_cast<std::size_t>(ordinal)) t.counts.resize(static_cast<std::size_t>(ordinal) + 1, 0);
-  t.counts[static_cast<std::size_t>(ordinal)] += delta;
+  std::vector<void*> host;
+  std::vector<std::pair<int, void*>> device;
+  {
+    ResidentTable& t = resident_table();
+    std::lock_guard<std::mutex> lk(t.mu);
+    if (ordinal < 0) return;
+    if (t.counts.size() <= static_cast<std::size_t>(ordinal)) t.counts.resize(static_cast<std::size_t>(ordinal) + 1, 0);
+    t.counts[static_cast<std::size_t>(ordinal)] += delta;
+    t.total += delta;
+    if (t.total == 0) {
+      host.swap(t.deferred_host);
+      device.swap(t.deferred_device);
+    }
+  }
+  for (void* h : host) free_host_now(h);
+  for (auto& d : device) free_device_now(d.first, d.second);
+}
+
+void free_pinned(void* host) noexcept {
+  {
+    ResidentTable& t = resident_table();
+    std::lock_guard<std::mutex> lk(t.mu);
+    if (t.total > 0) {
+      t.deferred_host.push_back(host);
+      return;
+    }
+  }
+  free_host_now(host);
+}
+
+void free_device(int ordinal, void* block) noexcept {
+  {
+    ResidentTable& t = resident_table();
+    std::lock_guard<std::mutex> lk(t.mu);
+    if (t.total > 0) {
+      t.deferred_device.emplace_back(ordinal, block);
+      return;
+    }
+  }
+  free_device_now(ordinal, block);
 }
 
 void check_cooperative_fit(const CudaDevice& device, const void* kernel, std::uint32_t grid, std::uint32_t block) {
