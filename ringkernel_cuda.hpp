@@ -60,7 +60,13 @@
 //     more blocks than can be co-resident deadlocks.
 //   * Every host wait on the device is bounded and reported (response timeout, stop timeout),
 //     and the device's own status (cudaStreamQuery) is polled while waiting, so a crashed
-//     kernel is an error, never a host hang.
+//     kernel is an error, never a host hang. cudaDeviceSynchronize is refused while a kernel is
+//     resident, and cudaFree/cudaFreeHost (which may wait for the whole device) are deferred
+//     until no persistent kernel is resident; device memory comes from a pool, so most frees
+//     are only a return to a free list.
+//   * Assumed, to be confirmed on a GPU (tests/gpu_run.sh: the K2K and multi-kernel tests):
+//     cudaMalloc / cudaHostAlloc / kernel launches on other non-blocking streams do not wait for
+//     a resident kernel on current drivers.
 #ifndef RINGKERNEL_CUDA_HPP
 #define RINGKERNEL_CUDA_HPP
 
