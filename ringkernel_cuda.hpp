@@ -876,6 +876,11 @@ class PersistentKernel {
     device_mem_ = std::shared_ptr<void>(dev, [ordinal](void* ptr) { device_pool(ordinal).deallocate(ptr); });
     check(cudaMemsetAsync(dev, 0, dev_bytes, stream_->get()), "cudaMemsetAsync (kernel state)");
     check(cudaMemcpyAsync(dev, &handler, sizeof(H), cudaMemcpyHostToDevice, stream_->get()), "cudaMemcpyAsync (handler state)");
+    // Wait for the zeroing before anything can see this memory: a downstream K2K kernel on
+    // another stream polls the device output ring as soon as it starts, and pool blocks hold
+    // old bytes until the memset has run.
+    if (!stream_->wait(std::chrono::seconds(10), "PersistentKernel setup"))
+      ringkernel::detail::raise(ErrorCode::Timeout, "PersistentKernel: initializing device memory took over 10 s");
 
     detail::KernelParams<H> p{};
     p.handler = reinterpret_cast<H*>(dev);
