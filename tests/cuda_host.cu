@@ -1,7 +1,7 @@
 // cuda_host: the CUDA backend's host-side behaviour, run everywhere nvcc builds it (CI has nvcc
 // and no GPU). Without a device it checks the error paths for real: Backend::Cuda fails with a
 // CudaError that names the failed call, Backend::Auto falls back to the CPU, the device queries
-// report nothing, and rkc::launch runs the same functor on the CPU. With a device it checks the
+// report nothing, and cuda::launch runs the same functor on the CPU. With a device it checks the
 // positive answers instead. The memory pool's bookkeeping and the presets are checked with a host
 // allocator either way. Device behaviour is in cuda_device.cu.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
@@ -11,6 +11,7 @@
 #include "ringkernel_cuda.hpp"
 
 #include <cstdlib>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -113,7 +114,52 @@ TEST_CASE("without a GPU: Backend::Cuda fails with a CudaError naming the call; 
   CHECK(device_threw);
 }
 
-TEST_CASE("rkc::launch on a CPU runtime runs the same functor there") {
+// A stand-in CUDA provider that reports the device usable, so a Cuda runtime can be built
+// without a GPU: what launch does on it is then the real code, failing where the device is needed.
+struct PretendCudaProvider final : BackendProvider {
+  Backend kind() const noexcept override { return Backend::Cuda; }
+  std::string probe(int) override { return {}; }
+};
+struct ProviderSwap {  // installs the stand-in, puts the real provider back on scope exit
+  std::shared_ptr<BackendProvider> real = find_backend_provider(Backend::Cuda);
+  ProviderSwap() { register_backend_provider(std::make_shared<PretendCudaProvider>()); }
+  ~ProviderSwap() { register_backend_provider(real); }
+};
+
+TEST_CASE("on a CUDA runtime: core launch names the handler; without a device the bridge faults the kernel") {
+  if (rkc::cuda_device_count() > 0) return;  // cuda_device.cu covers this with a real device
+  ProviderSwap swap;
+  Runtime rt = Runtime::builder().backend(Backend::Cuda).build();
+  REQUIRE(rt.backend() == Backend::Cuda);
+  // The core's launch builds a CPU body: refused with a KernelError naming the functor.
+  bool refused = false;
+  try {
+    (void)rt.launch("cpu-body", Mixer{});
+  } catch (const KernelError& e) {
+    refused = true;
+    CHECK(e.code() == ErrorCode::BackendUnavailable);
+    CHECK(contains(e.what(), "Mixer"));
+    CHECK(contains(e.what(), "no device code for the Cuda backend"));
+  }
+  CHECK(refused);
+  // cuda::launch builds the CUDA body; its worker cannot open the device and faults the kernel
+  // with the CUDA error (no crash, no hang), and the runtime keeps working.
+  rkc::CudaKernel k = rkc::launch(rt, "echo", Echo{});
+  CHECK(k.on_device());
+  for (int i = 0; i < 500 && k.state() != KernelState::Faulted; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(k.state() == KernelState::Faulted);
+  const auto f = k.fault();
+  REQUIRE(f.has_value());
+  CHECK(contains(f->what, "CUDA: cudaGetDeviceCount failed"));
+  CHECK(contains(k.device_error(), "cudaGetDeviceCount"));
+  CHECK(k.status().errors == 1);
+  CHECK(k.try_send(Ping{1, 1}) == SendStatus::KernelFaulted);
+  CHECK_FALSE(k.device_telemetry().has_value());  // the device kernel never started
+  k.terminate();
+  CHECK(k.state() == KernelState::Terminated);
+}
+
+TEST_CASE("cuda::launch on a CPU runtime runs the same functor there") {
   Runtime rt = Runtime::builder().backend(Backend::Cpu).build();
   rkc::CudaKernel k = rkc::launch(rt, "echo", Echo{});
   CHECK_FALSE(k.on_device());
@@ -129,7 +175,7 @@ TEST_CASE("rkc::launch on a CPU runtime runs the same functor there") {
   CHECK(k.state() == KernelState::Terminated);
 }
 
-TEST_CASE("rkc::launch refuses an input type above max_message_size") {
+TEST_CASE("cuda::launch refuses an input type above max_message_size") {
   Runtime rt = Runtime::builder().backend(Backend::Cpu).build();
   const ErrorCode code = [&] {
     try {
