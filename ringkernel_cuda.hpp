@@ -352,8 +352,11 @@ class PinnedBuffer {
   }
   PinnedBuffer(const PinnedBuffer&) = delete;
   PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  /// The host address of the bytes.
   unsigned char* host() const noexcept { return static_cast<unsigned char*>(host_); }
+  /// The device address of the same bytes (for kernel parameters).
   unsigned char* device() const noexcept { return static_cast<unsigned char*>(device_); }
+  /// Bytes allocated (0 when empty or leaked).
   std::size_t size() const noexcept { return size_; }
   /// Keeps the memory allocated forever (used when a kernel that may still use it did not stop).
   void leak() noexcept { host_ = device_ = nullptr; size_ = 0; }
@@ -379,6 +382,8 @@ struct alignas(16) Slot {
   std::uint64_t tag;
   T value;
 };
+static_assert(sizeof(Slot<std::uint64_t>) == 16 && alignof(Slot<std::uint64_t>) == 16,
+              "ring slots are 16-byte aligned, the tag first: host and device agree on the layout");
 
 namespace detail {
 /// Ring geometry in the form the kernel gets it (device addresses).
@@ -463,9 +468,9 @@ struct PersistentConfig {
 /// (K2K on the device). Obtained from PersistentKernel::device_output(). Keeps the ring alive.
 template <class T>
 struct DeviceRingRef {
-  detail::RingView view;
-  std::shared_ptr<void> owner;
-  std::size_t capacity = 0;
+  detail::RingView view;        ///< device addresses of the ring
+  std::shared_ptr<void> owner;  ///< keeps the ring's device memory alive
+  std::size_t capacity = 0;     ///< slots
 };
 
 namespace detail {
@@ -1103,7 +1108,9 @@ class EventDrivenKernel {
   TelemetrySnapshot telemetry() const noexcept { return telemetry_buffer().snapshot(); }
   /// The device-written TelemetryBuffer itself (pinned host memory).
   const TelemetryBuffer& telemetry_buffer() const noexcept { return *reinterpret_cast<const TelemetryBuffer*>(pinned_.host()); }
+  /// Largest batch process() accepts.
   std::size_t max_batch() const noexcept { return max_batch_; }
+  /// The stream the launches run on.
   cudaStream_t stream() const noexcept { return stream_->get(); }
 
  private:
