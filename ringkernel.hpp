@@ -2432,7 +2432,8 @@ class Runtime::Builder {
   /// Node id of the runtime's HLC (default 0).
   Builder& node_id(std::uint32_t id) noexcept { node_id_ = id; return *this; }
   /// Builds. Throws Error(BackendUnavailable) when the requested backend is not compiled in or
-  /// has no device (saying which), Error(InvalidArgument) for a negative device ordinal.
+  /// has no device (saying which), or the provider's own error (CUDA: CudaError), and
+  /// Error(InvalidArgument) for a negative device ordinal.
   RINGKERNEL_API Runtime build() const;
 
  private:
@@ -2458,6 +2459,9 @@ class BackendProvider {
   /// Which backend this is.
   virtual Backend kind() const noexcept = 0;
   /// Empty when device `ordinal` is usable, else why not (e.g. "no CUDA device: driver error 35").
+  /// May throw instead (the CUDA provider throws CudaError naming the failed call): an explicit
+  /// `Builder::backend(kind)` passes that exception to the caller, Backend::Auto logs its
+  /// message and tries the next backend.
   virtual std::string probe(int ordinal) = 0;
   /// What Backend::Auto asks: empty to take device `ordinal`, else why Auto should move on. By
   /// default probe(); a backend overrides it to decline devices the CPU backend serves better
@@ -3934,7 +3938,13 @@ Runtime Runtime::Builder::build() const {
   } else if (backend_ == Backend::Auto) {
     for (Backend b : {Backend::Cuda, Backend::Vulkan}) {
       std::shared_ptr<BackendProvider> p = find_backend_provider(b);
-      const std::string why = p ? p->probe_for_auto(device_) : std::string("not compiled in");
+      std::string why = p ? std::string() : std::string("not compiled in");
+      if (p) {
+        // A provider may throw its own error (e.g. CudaError naming the failed call): Auto only
+        // needs the reason.
+        RINGKERNEL_DETAIL_TRY { why = p->probe_for_auto(device_); }
+        RINGKERNEL_DETAIL_CATCH_STD(e) { why = RINGKERNEL_DETAIL_WHAT(e); if (why.empty()) why = "probe failed"; }
+      }
       if (p && why.empty()) {
         chosen = b;
         break;
