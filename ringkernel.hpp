@@ -4837,7 +4837,9 @@ ResourceGuard::ResourceGuard(std::uint64_t max_memory_bytes, double safety_margi
                   "ResourceGuard: safety_margin must be in [0, 1), got " + std::to_string(safety_margin));
   if (max_memory_bytes != unlimited) {
     const long double usable = static_cast<long double>(max_memory_bytes) * (1.0L - static_cast<long double>(safety_margin));
-    limit_ = usable >= static_cast<long double>(max_memory_bytes) ? max_memory_bytes : static_cast<std::uint64_t>(usable);
+    // Rounded to nearest: 1000 x (1 - 0.1) is 900, not the 899 that truncating 899.999... gives.
+    const long double rounded = std::floor(usable + 0.5L);
+    limit_ = rounded >= static_cast<long double>(max_memory_bytes) ? max_memory_bytes : static_cast<std::uint64_t>(rounded);
   }
 }
 
