@@ -26,6 +26,7 @@ targets=(
   "fuzz_envelope envelope -max_len=8192"
   "fuzz_hlc hlc -max_len=64"
   "fuzz_topic topic -max_len=512"
+  "fuzz_baseline baseline -max_len=4096"
 )
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
