@@ -5228,7 +5228,8 @@ struct JsonValue {
   bool integer_fits = false;
   std::string text;
   std::vector<JsonValue> items;
-  std::vector<std::pair<std::string, JsonValue>> members;
+  std::vector<std::string> keys;     // an object's keys, in order ...
+  std::vector<JsonValue> values;     // ... and their values (not pairs: JsonValue is incomplete here)
   std::size_t offset = 0;  // where it starts in the text
 };
 
@@ -5287,15 +5288,16 @@ class JsonReader {
       if (pos_ >= s_.size() || s_[pos_] != '"') return fail("expected a string key in the object");
       std::string key;
       if (!string(key)) return false;
-      for (const auto& m : out.members)
-        if (m.first == key) return fail("duplicate key \"" + key + "\"");
+      for (const std::string& k : out.keys)
+        if (k == key) return fail("duplicate key \"" + key + "\"");
       skip_ws();
       if (pos_ >= s_.size() || s_[pos_] != ':') return fail("expected ':' after the object key");
       ++pos_;
       skip_ws();
       JsonValue v;
       if (!value(v, depth)) return false;
-      out.members.emplace_back(std::move(key), std::move(v));
+      out.keys.push_back(std::move(key));
+      out.values.push_back(std::move(v));
       skip_ws();
       if (pos_ >= s_.size()) return fail("unexpected end of input inside an object");
       if (s_[pos_] == ',') { ++pos_; continue; }
@@ -5477,16 +5479,16 @@ class JsonReader {
 // Schema checks on a parsed value; each sets `err` (with the value's position) and returns false.
 std::string at(std::string_view text, const JsonValue& v) { return position(text, v.offset); }
 const JsonValue* member(const JsonValue& obj, const char* key) {
-  for (const auto& m : obj.members)
-    if (m.first == key) return &m.second;
+  for (std::size_t i = 0; i < obj.keys.size(); ++i)
+    if (obj.keys[i] == key) return &obj.values[i];
   return nullptr;
 }
 bool only_keys(std::string_view text, const JsonValue& obj, std::initializer_list<const char*> keys, const char* what, std::string& err) {
-  for (const auto& m : obj.members) {
+  for (std::size_t i = 0; i < obj.keys.size(); ++i) {
     bool known = false;
-    for (const char* k : keys) known = known || m.first == k;
+    for (const char* k : keys) known = known || obj.keys[i] == k;
     if (!known) {
-      err = at(text, m.second) + "unknown key \"" + m.first + "\" in " + what;
+      err = at(text, obj.values[i]) + "unknown key \"" + obj.keys[i] + "\" in " + what;
       return false;
     }
   }
