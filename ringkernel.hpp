@@ -4820,13 +4820,6 @@ std::string ops_bytes(std::uint64_t b) {
     std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(b));
   return buf;
 }
-[[noreturn]] void raise_memory_limit(const std::string& message) {
-#if defined(RINGKERNEL_NO_EXCEPTIONS)
-  detail::raise(ErrorCode::MemoryLimit, message);
-#else
-  throw MemoryLimitError(message);
-#endif
-}
 }  // namespace
 
 ResourceGuard::ResourceGuard(std::uint64_t max_memory_bytes, double safety_margin)
@@ -4910,7 +4903,7 @@ ResourceGuard::Reservation ResourceGuard::reserve(std::uint64_t bytes) {
       return Reservation(this, bytes);
     }
   }
-  raise_memory_limit("ResourceGuard::reserve: " + ops_bytes(bytes) + " do not fit; " + ops_bytes(available_memory()) +
+  detail::raise(ErrorCode::MemoryLimit, "ResourceGuard::reserve: " + ops_bytes(bytes) + " do not fit; " + ops_bytes(available_memory()) +
                      " available of a limit of " + ops_bytes(limit_));
 }
 void ResourceGuard::release_reserved(std::uint64_t bytes) noexcept {
@@ -4935,7 +4928,7 @@ void ResourceGuard::validate(const MemoryEstimate& estimate) const {
                   "ResourceGuard::validate: confidence must be in [0, 1], got " + std::to_string(estimate.confidence));
   const std::uint64_t need = estimate.required_bytes();
   if (can_allocate(need)) return;
-  raise_memory_limit("ResourceGuard::validate: the workload needs " + ops_bytes(need) + " (primary " +
+  detail::raise(ErrorCode::MemoryLimit, "ResourceGuard::validate: the workload needs " + ops_bytes(need) + " (primary " +
                      ops_bytes(estimate.primary_bytes) + ", auxiliary " + ops_bytes(estimate.auxiliary_bytes) +
                      ", peak " + ops_bytes(estimate.peak_bytes) + "), but only " + ops_bytes(available_memory()) +
                      " are available of a limit of " + ops_bytes(limit_));
@@ -4978,7 +4971,7 @@ QueueMemoryCharge::QueueMemoryCharge(std::shared_ptr<ResourceGuard> guard, std::
   const std::uint64_t available = guard_->available_memory();
   const std::uint64_t limit = guard_->limit();
   guard_.reset();
-  raise_memory_limit(what + ": its queues need about " + ops_bytes(bytes) + ", but the resource guard has " +
+  detail::raise(ErrorCode::MemoryLimit, what + ": its queues need about " + ops_bytes(bytes) + ", but the resource guard has " +
                      ops_bytes(available) + " available of a limit of " + ops_bytes(limit) +
                      " (lower the queue capacity or raise the guard's limit)");
 }
