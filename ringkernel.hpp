@@ -2356,6 +2356,7 @@ RINGKERNEL_API const char* to_string(ProcessingMode mode) noexcept;
 
 /// Settings of a HybridDispatcher; brace-constructible in field order. Value type.
 struct HybridConfig {
+  /// How decisions are made.
   ProcessingMode mode = ProcessingMode::Hybrid;
   /// Workload size from which the GPU is used (Hybrid), and the starting point of Adaptive.
   std::size_t gpu_threshold = 10000;
@@ -2377,8 +2378,8 @@ struct HybridConfig {
 
 /// How many executions a HybridDispatcher recorded on each side. Value type.
 struct HybridStats {
-  std::uint64_t cpu_count = 0;
-  std::uint64_t gpu_count = 0;
+  std::uint64_t cpu_count = 0;  ///< record_cpu_execution() calls
+  std::uint64_t gpu_count = 0;  ///< record_gpu_execution() calls
   /// cpu_count + gpu_count.
   std::uint64_t total() const noexcept { return cpu_count + gpu_count; }
   /// gpu_count / total(), 0 when nothing was recorded.
@@ -2610,7 +2611,9 @@ RINGKERNEL_API const char* to_string(QueueHealth health) noexcept;
 /// `QueueTier t = QueueTier::Large; t.capacity(); t.upgrade();`. Value type.
 class QueueTier {
  public:
+  /// The tiers, smallest first.
   enum Level : std::uint8_t { Small = 0, Medium = 1, Large = 2, ExtraLarge = 3 };
+  /// The tier `level` (default Medium, 1024: the default queue capacity).
   constexpr QueueTier(Level level = Medium) noexcept : level_(level) {}  // NOLINT: implicit by design
   /// Which tier.
   constexpr Level level() const noexcept { return level_; }
@@ -2632,6 +2635,7 @@ class QueueTier {
   RINGKERNEL_API static std::optional<QueueTier> for_capacity(std::size_t capacity) noexcept;
   /// Stable name ("Small", "Medium", "Large", "ExtraLarge").
   RINGKERNEL_API const char* name() const noexcept;
+  /// Tiers compare by size.
   friend constexpr bool operator==(QueueTier a, QueueTier b) noexcept { return a.level_ == b.level_; }
   friend constexpr bool operator!=(QueueTier a, QueueTier b) noexcept { return a.level_ != b.level_; }
   friend constexpr bool operator<(QueueTier a, QueueTier b) noexcept { return a.level_ < b.level_; }
@@ -2657,8 +2661,8 @@ struct QueueStats {
 
 /// One kernel's queue, judged by a QueueMonitor. Value type.
 struct QueueMetrics {
-  std::string kernel_id;
-  QueueStats stats;
+  std::string kernel_id;                 ///< the kernel's id
+  QueueStats stats;                      ///< its inbox counters
   double utilization = 0;                ///< depth / capacity (may exceed 1 briefly, see KernelStatus)
   QueueHealth health = QueueHealth::Healthy;
   std::optional<QueueTier> tier;         ///< the smallest tier holding the capacity; nullopt above 16384
@@ -2672,7 +2676,9 @@ class QueueMonitor {
   /// Thresholds as fractions of capacity. Throws Error(InvalidArgument) unless
   /// 0 < warning < critical <= 1.
   RINGKERNEL_API explicit QueueMonitor(double warning_threshold = 0.75, double critical_threshold = 0.90);
+  /// Utilization from which a queue is Warning.
   double warning_threshold() const noexcept { return warning_; }
+  /// Utilization from which a queue is Critical.
   double critical_threshold() const noexcept { return critical_; }
   /// depth / capacity. Throws Error(InvalidArgument) for capacity 0.
   RINGKERNEL_API double utilization(std::uint64_t depth, std::uint64_t capacity) const;
@@ -2706,8 +2712,8 @@ namespace bench {
 /// How a benchmark is run: warm-up and measured iterations, the regression threshold, sizes,
 /// and a time limit. Builder methods validate and throw Error(InvalidArgument). Value type.
 struct Config {
-  std::size_t warmup_iterations = 2;
-  std::size_t measurement_iterations = 5;
+  std::size_t warmup_iterations = 2;       ///< untimed runs first
+  std::size_t measurement_iterations = 5;  ///< timed runs (>= 1)
   /// Relative throughput change beyond which a result is a regression or an improvement.
   double regression_threshold = 0.10;
   /// Workload sizes to run (for the caller's loops; empty: the caller decides).
@@ -2721,13 +2727,15 @@ struct Config {
   static Config comprehensive() { return Config{}.with_warmup(5).with_measurements(10); }
   /// 2 warm-ups, 5 measurements.
   static Config ci() { return Config{}.with_warmup(2).with_measurements(5); }
+  /// Untimed runs before measuring (any number).
   Config& with_warmup(std::size_t n) noexcept { warmup_iterations = n; return *this; }
-  /// At least 1.
+  /// Timed runs: at least 1.
   RINGKERNEL_API Config& with_measurements(std::size_t n);
+  /// Workload sizes for the caller's loops.
   Config& with_sizes(std::vector<std::uint64_t> s) { sizes = std::move(s); return *this; }
-  /// In [0, 10], finite.
+  /// Regression threshold: in [0, 10], finite.
   RINGKERNEL_API Config& with_regression_threshold(double threshold);
-  /// Positive and finite.
+  /// measure()'s time limit: positive and finite.
   RINGKERNEL_API Config& with_timeout_secs(double seconds);
 };
 
@@ -2742,13 +2750,13 @@ RINGKERNEL_API double t_critical(double confidence, std::uint64_t degrees_of_fre
 
 /// Summary statistics of a sample. Value type.
 struct DetailedStatistics {
-  std::size_t count = 0;
+  std::size_t count = 0;  ///< number of values
   double mean = 0;
   double std_dev = 0;  ///< sample standard deviation (n − 1); 0 for one value
   double min = 0;
   double max = 0;
   double median = 0;
-  double p25 = 0;
+  double p25 = 0;  ///< percentiles, linear between closest ranks
   double p75 = 0;
   double p95 = 0;
   double p99 = 0;
@@ -2763,10 +2771,10 @@ struct DetailedStatistics {
 /// A confidence interval for the mean, from the Student t distribution (exact for small n).
 /// Value type.
 struct ConfidenceInterval {
-  double mean = 0;
-  double lower = 0;
-  double upper = 0;
-  double confidence = 0.95;
+  double mean = 0;           ///< the sample mean (the interval's centre)
+  double lower = 0;          ///< mean − half-width
+  double upper = 0;          ///< mean + half-width
+  double confidence = 0.95;  ///< the level it was computed for
   /// upper − lower.
   double width() const noexcept { return upper - lower; }
   /// lower <= x <= upper.
@@ -2792,7 +2800,7 @@ struct ScalingMetrics {
   double exponent = 0;   ///< slope of ln(throughput) over ln(size)
   double r_squared = 0;  ///< coefficient of determination of the log-log fit (1: exact power law)
   double coefficient = 0;  ///< c
-  std::size_t points = 0;
+  std::size_t points = 0;  ///< number of (size, throughput) pairs fitted
   /// The label for `exponent`.
   RINGKERNEL_API ScalingQuality scaling_quality() const noexcept;
   /// Throws Error(InvalidArgument) for lengths that differ, fewer than two points, a value
@@ -2813,8 +2821,11 @@ class Result {
                                                  std::vector<double> measurement_times_secs,
                                                  std::optional<std::uint64_t> iterations = std::nullopt,
                                                  std::optional<bool> converged = std::nullopt);
+  /// What was measured.
   const std::string& workload_id() const noexcept { return workload_id_; }
+  /// Operations per run.
   std::uint64_t size() const noexcept { return size_; }
+  /// Each run's time, in seconds, in the order measured.
   const std::vector<double>& measurement_times_secs() const noexcept { return times_; }
   /// Mean time of one run, in seconds.
   double mean_time_secs() const noexcept { return stats_.mean; }
@@ -2830,7 +2841,9 @@ class Result {
   const DetailedStatistics& statistics() const noexcept { return stats_; }
   /// 95% interval of the mean run time; nullopt for one run.
   RINGKERNEL_API std::optional<ConfidenceInterval> confidence_interval() const;
+  /// Iterations an iterative algorithm took, if given.
   std::optional<std::uint64_t> iterations() const noexcept { return iterations_; }
+  /// Whether an iterative algorithm converged, if given.
   std::optional<bool> converged() const noexcept { return converged_; }
   /// A copy with the custom metric `name` set to `value` (replacing one of that name). Throws
   /// Error(InvalidArgument) for an empty name or a non-finite value.
@@ -2869,8 +2882,8 @@ std::vector<double> measure(const Config& config, F&& fn) {
 
 /// One workload's figures as kept in a Baseline. Value type.
 struct BaselineEntry {
-  std::string workload_id;
-  std::uint64_t size = 0;
+  std::string workload_id;    ///< non-empty
+  std::uint64_t size = 0;     ///< operations per run
   double throughput_ops = 0;  ///< > 0
   double mean_time_secs = 0;  ///< > 0
   double std_dev_secs = 0;    ///< >= 0
@@ -2892,13 +2905,19 @@ struct BaselineEntry {
 /// with the same workload id and size. Value type.
 class Baseline {
  public:
+  /// An empty baseline with an empty version.
   Baseline() = default;
+  /// An empty baseline named `version` (any text, e.g. "v1.0.0" or a date).
   explicit Baseline(std::string version) : version_(std::move(version)) {}
   /// A baseline of `results` (their workload, size, throughput, mean and std dev of time).
   RINGKERNEL_API static Baseline from_results(std::string version, const std::vector<Result>& results);
+  /// The name given at creation.
   const std::string& version() const noexcept { return version_; }
+  /// The entries, in the order added.
   const std::vector<BaselineEntry>& entries() const noexcept { return entries_; }
+  /// Number of entries.
   std::size_t size() const noexcept { return entries_.size(); }
+  /// Whether there are no entries.
   bool empty() const noexcept { return entries_.empty(); }
   /// Adds an entry. Throws Error(InvalidArgument) for a duplicate (workload id, size), an
   /// empty id, or figures out of range.
@@ -2940,8 +2959,8 @@ RINGKERNEL_API const char* to_string(ChangeKind kind) noexcept;
 struct RegressionEntry {
   std::string workload_id;
   std::uint64_t size = 0;
-  double baseline_throughput = 0;
-  double current_throughput = 0;
+  double baseline_throughput = 0;  ///< ops/s in the baseline
+  double current_throughput = 0;   ///< ops/s now
   double relative_change = 0;  ///< current / baseline − 1 (−0.2: 20% less throughput)
   ChangeKind kind = ChangeKind::Unchanged;
   /// relative_change × 100.
@@ -2955,12 +2974,17 @@ class RegressionReport {
   /// improvement. Throws Error(InvalidArgument) for a negative or non-finite threshold.
   RINGKERNEL_API static RegressionReport compare(const Baseline& baseline, const std::vector<Result>& results,
                                                  double threshold);
+  /// One entry per result that had a baseline entry, in result order.
   const std::vector<RegressionEntry>& entries() const noexcept { return entries_; }
+  /// The threshold compared with.
   double threshold() const noexcept { return threshold_; }
+  /// The baseline's version().
   const std::string& baseline_version() const noexcept { return baseline_version_; }
+  /// Entries of each kind.
   RINGKERNEL_API std::size_t regression_count() const noexcept;
   RINGKERNEL_API std::size_t improvement_count() const noexcept;
   RINGKERNEL_API std::size_t unchanged_count() const noexcept;
+  /// regression_count() != 0.
   bool has_regressions() const noexcept { return regression_count() != 0; }
   /// The regression with the largest loss, if any.
   RINGKERNEL_API std::optional<RegressionEntry> worst_regression() const;
@@ -2988,6 +3012,7 @@ class Suite {
  public:
   /// Throws Error(InvalidArgument) for a config that fails Config's checks.
   RINGKERNEL_API explicit Suite(Config config = Config::ci());
+  /// The configuration given at construction.
   const Config& config() const noexcept { return config_; }
   /// Adds a result (a second one for the same workload and size is kept too).
   void add_result(Result result) { results_.push_back(std::move(result)); }
@@ -2997,6 +3022,7 @@ class Suite {
     add_result(Result::from_measurements(std::move(workload_id), size, measure(config_, std::forward<F>(fn))));
     return results_.back();
   }
+  /// The results, in the order added.
   const std::vector<Result>& results() const noexcept { return results_; }
   /// A Markdown table: workload, size, runs, mean/median/std dev time, 95% CI, throughput,
   /// custom metrics. `title` (if not empty) becomes a heading.
@@ -3009,6 +3035,7 @@ class Suite {
   Baseline create_baseline(std::string version) const { return Baseline::from_results(std::move(version), results_); }
   /// The baseline compare_to_baseline() uses.
   void set_baseline(Baseline baseline) { baseline_ = std::move(baseline); }
+  /// The baseline set, if any.
   const std::optional<Baseline>& baseline() const noexcept { return baseline_; }
   /// The results against the baseline at config().regression_threshold; nullopt without one.
   RINGKERNEL_API std::optional<RegressionReport> compare_to_baseline() const;
