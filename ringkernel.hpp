@@ -33,7 +33,12 @@
 //                                                  styles, HandlerContext, KernelContext, registry
 //  12. Runtime                       >>runtime     Runtime, Runtime::Builder, KernelHandle, RuntimeMetrics
 //  13. Backends                      >>backends    BackendProvider (GPU backends plug in here)
-//  14. Implementation                >>impl        behind RINGKERNEL_IMPLEMENTATION, outside the guard
+//  14. Operations                    >>ops         HybridDispatcher, ResourceGuard, MemoryEstimate,
+//                                                  default_guard, QueueMonitor, QueueTier, QueueHealth
+//  15. Benchmark statistics          >>benchstats  bench::Config, Result, DetailedStatistics,
+//                                                  ConfidenceInterval, ScalingMetrics, Suite, Baseline,
+//                                                  RegressionReport
+//  16. Implementation                >>impl        behind RINGKERNEL_IMPLEMENTATION, outside the guard
 //
 // ============================================================================================
 // CONFIGURATION (define before including; "everywhere" = identically in every TU, or ODR breaks)
@@ -1786,6 +1791,7 @@ struct KernelStatus {
   std::uint64_t messages_processed = 0;  ///< completed by the handler
   std::uint64_t messages_dropped = 0;    ///< evicted by DropOldest
   std::uint64_t messages_rejected = 0;   ///< refused by send (QueueFull, NotActive)
+  std::uint64_t queue_capacity = 0;      ///< the inbox's capacity (LaunchOptions::with_queue_capacity)
   std::uint64_t queue_depth = 0;         ///< waiting: in the inbox, or among the up to 32 the worker took
                                          ///< from it at once and has not handled yet (DropOldest evicts
                                          ///< only from the inbox, so depth may exceed capacity by that much)
@@ -1814,6 +1820,8 @@ struct RuntimeMetrics {
   std::uint64_t faults = 0;            ///< kernels that faulted
 };
 
+class ResourceGuard;  // section 14
+
 /// Runtime settings (RuntimeConfig).
 struct RuntimeConfig {
   /// How long a worker spins on an empty inbox before parking (0: park at once).
@@ -1824,6 +1832,9 @@ struct RuntimeConfig {
   K2KConfig k2k{};
   /// Pub/sub broker settings (Runtime::pubsub()).
   PubSubConfig pubsub{};
+  /// The guard launch() charges each kernel's queues against (estimate_queue_memory); an
+  /// oversized launch throws MemoryLimitError before allocating. Null: default_guard().
+  std::shared_ptr<ResourceGuard> resource_guard{};
 };
 
 namespace detail {
@@ -2473,13 +2484,721 @@ RINGKERNEL_API void register_backend_provider(std::shared_ptr<BackendProvider> p
 /// The registered provider of `kind`, or null.
 RINGKERNEL_API std::shared_ptr<BackendProvider> find_backend_provider(Backend kind);
 
+// ============================================================================================
+// 14. Operations: hybrid dispatch, resource guard, queue monitor                        >>ops
+// ============================================================================================
+
+/// Where a HybridDispatcher sends work.
+enum class ProcessingMode : std::uint8_t {
+  CpuOnly = 0,   ///< always the CPU
+  GpuOnly = 1,   ///< always the GPU (the config must say gpu_available)
+  Hybrid = 2,    ///< the GPU for workloads of at least gpu_threshold, else the CPU
+  Adaptive = 3,  ///< like Hybrid, with a threshold learned from measured CPU and GPU times
+};
+/// Stable name ("CpuOnly", "GpuOnly", "Hybrid", "Adaptive").
+RINGKERNEL_API const char* to_string(ProcessingMode mode) noexcept;
+
+/// Settings of a HybridDispatcher; brace-constructible in field order. Value type.
+struct HybridConfig {
+  /// How decisions are made.
+  ProcessingMode mode = ProcessingMode::Hybrid;
+  /// Workload size from which the GPU is used (Hybrid), and the starting point of Adaptive.
+  std::size_t gpu_threshold = 10000;
+  /// In (0, 1]: the fraction (in log-size) by which one contrary measurement moves the
+  /// adaptive threshold towards its size.
+  double learning_rate = 0.1;
+  /// Whether a GPU can take work; false makes Hybrid and Adaptive choose the CPU always.
+  bool gpu_available = true;
+
+  /// Always the CPU.
+  static HybridConfig cpu_only() noexcept { return {ProcessingMode::CpuOnly, 10000, 0.1, false}; }
+  /// Always the GPU.
+  static HybridConfig gpu_only() noexcept { return {ProcessingMode::GpuOnly, 0, 0.1, true}; }
+  /// Learns the crossover size, starting at 10 000.
+  static HybridConfig adaptive() noexcept { return {ProcessingMode::Adaptive, 10000, 0.1, true}; }
+  /// A fixed threshold.
+  static HybridConfig hybrid(std::size_t threshold) noexcept { return {ProcessingMode::Hybrid, threshold, 0.1, true}; }
+};
+
+/// How many executions a HybridDispatcher recorded on each side. Value type.
+struct HybridStats {
+  std::uint64_t cpu_count = 0;  ///< record_cpu_execution() calls
+  std::uint64_t gpu_count = 0;  ///< record_gpu_execution() calls
+  /// cpu_count + gpu_count.
+  std::uint64_t total() const noexcept { return cpu_count + gpu_count; }
+  /// gpu_count / total(), 0 when nothing was recorded.
+  double gpu_ratio() const noexcept {
+    return total() == 0 ? 0.0 : static_cast<double>(gpu_count) / static_cast<double>(total());
+  }
+};
+
+/// Routes workloads to the CPU or the GPU by size. In Adaptive mode it learns the crossover
+/// size (where the GPU starts to win) from measured times: a measurement that contradicts the
+/// current decision (the GPU was faster below the threshold, or the CPU at or above it) moves
+/// the threshold towards that size by `learning_rate` in log-size; agreeing ones leave it, so it
+/// settles at the crossover of the two cost curves.
+/// Thread safety: every member may be called from any thread concurrently.
+class HybridDispatcher {
+ public:
+  /// Throws Error(InvalidArgument) for a learning rate outside (0, 1], or GpuOnly without
+  /// gpu_available.
+  RINGKERNEL_API explicit HybridDispatcher(const HybridConfig& config = HybridConfig{});
+  HybridDispatcher(const HybridDispatcher&) = delete;
+  HybridDispatcher& operator=(const HybridDispatcher&) = delete;
+
+  /// Whether a workload of `workload_size` should run on the GPU under the current mode.
+  RINGKERNEL_API bool should_use_gpu(std::size_t workload_size) const noexcept;
+  /// Counts one execution on the CPU.
+  void record_cpu_execution() noexcept { cpu_count_.fetch_add(1, std::memory_order_relaxed); }
+  /// Counts one execution on the GPU.
+  void record_gpu_execution() noexcept { gpu_count_.fetch_add(1, std::memory_order_relaxed); }
+  /// Feeds one measurement: the same workload of `workload_size` took `cpu_time_ms` on the CPU
+  /// and `gpu_time_ms` on the GPU. Learns in every mode; only Adaptive decides by it. Throws
+  /// Error(InvalidArgument) for a size of 0 or a time that is negative or not finite.
+  RINGKERNEL_API void update_adaptive_threshold(std::size_t workload_size, double cpu_time_ms, double gpu_time_ms);
+  /// The learned threshold (the configured gpu_threshold until a measurement moves it).
+  RINGKERNEL_API std::size_t adaptive_threshold() const noexcept;
+  /// The execution counts.
+  RINGKERNEL_API HybridStats stats() const noexcept;
+  /// Sets both counts to 0 (the learned threshold stays).
+  RINGKERNEL_API void reset_stats() noexcept;
+  /// The configuration given at construction.
+  const HybridConfig& config() const noexcept { return config_; }
+
+ private:
+  HybridConfig config_;
+  std::atomic<double> log_threshold_;  // ln(threshold); CAS-updated
+  std::atomic<std::uint64_t> cpu_count_{0};
+  std::atomic<std::uint64_t> gpu_count_{0};
+};
+
+/// Predicted memory of a workload, in bytes; brace-constructible in field order. Value type.
+struct MemoryEstimate {
+  std::uint64_t primary_bytes = 0;    ///< the main buffers
+  std::uint64_t auxiliary_bytes = 0;  ///< scratch, indices, queues
+  std::uint64_t peak_bytes = 0;       ///< the most live at once, if more than the sum (0: unknown)
+  double confidence = 1.0;            ///< how sure the estimate is, in [0, 1]
+  /// primary_bytes + auxiliary_bytes (saturating at 2^64 - 1).
+  std::uint64_t total_bytes() const noexcept {
+    return primary_bytes > UINT64_MAX - auxiliary_bytes ? UINT64_MAX : primary_bytes + auxiliary_bytes;
+  }
+  /// What must fit: the larger of total_bytes() and peak_bytes.
+  std::uint64_t required_bytes() const noexcept { return std::max(total_bytes(), peak_bytes); }
+};
+
+/// Tracks memory against a limit so a workload that would not fit fails with
+/// MemoryLimitError before it allocates. The usable limit is max_memory × (1 − safety_margin);
+/// recorded allocations and outstanding reservations both count against it.
+/// Thread safety: every member may be called from any thread (one mutex); check-and-record is
+/// atomic in try_record_allocation() and reserve().
+class ResourceGuard {
+ public:
+  class Reservation;
+  /// max_memory value meaning "no limit".
+  static constexpr std::uint64_t unlimited = UINT64_MAX;
+
+  /// A guard for `max_memory_bytes` keeping `safety_margin` (in [0, 1)) of it free. Throws
+  /// Error(InvalidArgument) for a limit of 0 or a margin outside [0, 1).
+  RINGKERNEL_API explicit ResourceGuard(std::uint64_t max_memory_bytes, double safety_margin = 0.1);
+  /// A guard that never refuses but still counts.
+  static ResourceGuard unguarded() { return ResourceGuard(unlimited, 0.0); }
+  /// Physical memory of this machine as the OS reports it, 0 when it cannot tell.
+  RINGKERNEL_API static std::uint64_t system_memory_bytes() noexcept;
+  ResourceGuard(const ResourceGuard&) = delete;
+  ResourceGuard& operator=(const ResourceGuard&) = delete;
+
+  /// The limit given at construction (`unlimited` for unguarded()).
+  std::uint64_t max_memory() const noexcept { return max_memory_; }
+  /// The safety margin given at construction.
+  double safety_margin() const noexcept { return safety_margin_; }
+  /// The usable limit, max_memory × (1 − safety_margin); `unlimited` when unguarded.
+  std::uint64_t limit() const noexcept { return limit_; }
+  /// Whether this guard never refuses.
+  bool is_unguarded() const noexcept { return max_memory_ == unlimited; }
+  /// Bytes recorded as allocated.
+  RINGKERNEL_API std::uint64_t current_memory() const;
+  /// Bytes held by outstanding reservations.
+  RINGKERNEL_API std::uint64_t reserved_memory() const;
+  /// limit() − current − reserved (0 when over; `unlimited` when unguarded).
+  RINGKERNEL_API std::uint64_t available_memory() const;
+  /// (current + reserved) / limit(); 0 when unguarded. May exceed 1 after record_allocation.
+  RINGKERNEL_API double utilization() const;
+  /// Whether `bytes` more would fit now.
+  RINGKERNEL_API bool can_allocate(std::uint64_t bytes) const;
+  /// Records `bytes` if they fit, atomically with the check; false (nothing recorded) if not.
+  RINGKERNEL_API bool try_record_allocation(std::uint64_t bytes);
+  /// Records an allocation already made, even past the limit (the guard reflects what is in
+  /// use; check first with can_allocate(), or use try_record_allocation()). Throws
+  /// Error(InvalidArgument) if the total would overflow 64 bits.
+  RINGKERNEL_API void record_allocation(std::uint64_t bytes);
+  /// Records that `bytes` were freed. Throws Error(InvalidArgument), changing nothing, for more
+  /// than current_memory().
+  RINGKERNEL_API void record_deallocation(std::uint64_t bytes);
+  /// Reserves `bytes` (RAII): released when the Reservation is destroyed (scope exit or an
+  /// exception) unless commit() turned it into a recorded allocation. Throws MemoryLimitError
+  /// when they do not fit. The guard must outlive the reservation.
+  RINGKERNEL_API Reservation reserve(std::uint64_t bytes);
+  /// Throws MemoryLimitError when `estimate.required_bytes()` do not fit now, naming both
+  /// figures; Error(InvalidArgument) for a confidence outside [0, 1].
+  RINGKERNEL_API void validate(const MemoryEstimate& estimate) const;
+  /// How many elements of `bytes_per_element` fit in available_memory(). Throws
+  /// Error(InvalidArgument) for 0 bytes per element.
+  RINGKERNEL_API std::uint64_t max_safe_elements(std::uint64_t bytes_per_element) const;
+
+ private:
+  friend class Reservation;
+  void release_reserved(std::uint64_t bytes) noexcept;
+  void commit_reserved(std::uint64_t bytes) noexcept;
+  bool fits_locked(std::uint64_t bytes) const noexcept;
+  std::uint64_t max_memory_;
+  double safety_margin_;
+  std::uint64_t limit_;
+  mutable std::mutex mu_;
+  std::uint64_t current_ = 0;
+  std::uint64_t reserved_ = 0;
+};
+
+/// Memory held against a ResourceGuard for the duration of a scope. Move-only. Released on
+/// destruction unless commit() was called; then it is a recorded allocation, which the owner
+/// frees with record_deallocation(bytes()). Thread safety: one owner at a time.
+class ResourceGuard::Reservation {
+ public:
+  Reservation(Reservation&& other) noexcept
+      : guard_(other.guard_), bytes_(other.bytes_), committed_(other.committed_) {
+    other.guard_ = nullptr;
+  }
+  Reservation& operator=(Reservation&& other) noexcept {
+    if (this != &other) {
+      release();
+      guard_ = other.guard_;
+      bytes_ = other.bytes_;
+      committed_ = other.committed_;
+      other.guard_ = nullptr;
+    }
+    return *this;
+  }
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+  ~Reservation() { release(); }
+
+  /// Bytes reserved.
+  std::uint64_t bytes() const noexcept { return bytes_; }
+  /// Whether commit() was called.
+  bool committed() const noexcept { return committed_; }
+  /// Whether the reservation still holds memory (not released, not moved from, not committed).
+  bool active() const noexcept { return guard_ != nullptr && !committed_; }
+  /// Turns the reservation into a recorded allocation (it is then no longer released here).
+  /// Throws Error(InvalidState) when not active().
+  RINGKERNEL_API void commit();
+  /// Gives the reserved bytes back now (no-op when not active()).
+  void release() noexcept {
+    if (active()) guard_->release_reserved(bytes_);
+    guard_ = nullptr;
+  }
+
+ private:
+  friend class ResourceGuard;
+  Reservation(ResourceGuard* guard, std::uint64_t bytes) noexcept : guard_(guard), bytes_(bytes) {}
+  ResourceGuard* guard_;
+  std::uint64_t bytes_;
+  bool committed_ = false;
+};
+
+/// The process-wide guard the runtime uses when RuntimeConfig::resource_guard is null: 80% of
+/// the physical memory the OS reports, no further margin (unguarded, with a logged warning, if
+/// the OS does not say). Created on first use; thread-safe.
+RINGKERNEL_API std::shared_ptr<ResourceGuard> default_guard();
+
+/// What the runtime charges a kernel's queues against its guard at launch: the inbox slots it
+/// preallocates (primary) and the output queue at its bound (auxiliary), both
+/// queue_capacity × slot size. Payloads above 64 bytes live on the heap and are not included.
+RINGKERNEL_API MemoryEstimate estimate_queue_memory(const LaunchOptions& options) noexcept;
+
+namespace detail {
+/// Bytes a kernel holds against a guard; released on destruction. Move-only.
+class QueueMemoryCharge {
+ public:
+  QueueMemoryCharge() noexcept = default;
+  /// Records `bytes` with `guard` (null: default_guard()) or throws MemoryLimitError naming `what`.
+  RINGKERNEL_API QueueMemoryCharge(std::shared_ptr<ResourceGuard> guard, std::uint64_t bytes, const std::string& what);
+  QueueMemoryCharge(QueueMemoryCharge&& other) noexcept : guard_(std::move(other.guard_)), bytes_(other.bytes_) {
+    other.guard_.reset();
+  }
+  QueueMemoryCharge& operator=(QueueMemoryCharge&& other) noexcept {
+    if (this != &other) {
+      reset();
+      guard_ = std::move(other.guard_);
+      bytes_ = other.bytes_;
+      other.guard_.reset();
+    }
+    return *this;
+  }
+  ~QueueMemoryCharge() { reset(); }
+  RINGKERNEL_API void reset() noexcept;
+
+ private:
+  std::shared_ptr<ResourceGuard> guard_;
+  std::uint64_t bytes_ = 0;
+};
+}  // namespace detail
+
+/// How full a queue is, against a QueueMonitor's thresholds.
+enum class QueueHealth : std::uint8_t {
+  Healthy = 0,   ///< below the warning threshold
+  Warning = 1,   ///< at or above the warning threshold
+  Critical = 2,  ///< at or above the critical threshold
+};
+/// Stable name ("Healthy", "Warning", "Critical").
+RINGKERNEL_API const char* to_string(QueueHealth health) noexcept;
+
+/// A standard queue size: Small 256, Medium 1024, Large 4096, ExtraLarge 16384 messages.
+/// `QueueTier t = QueueTier::Large; t.capacity(); t.upgrade();`. Value type.
+class QueueTier {
+ public:
+  /// The tiers, smallest first.
+  enum Level : std::uint8_t { Small = 0, Medium = 1, Large = 2, ExtraLarge = 3 };
+  /// The tier `level` (default Medium, 1024: the default queue capacity).
+  constexpr QueueTier(Level level = Medium) noexcept : level_(level) {}  // NOLINT: implicit by design
+  /// Which tier.
+  constexpr Level level() const noexcept { return level_; }
+  /// Messages it holds: 256 × 4^level.
+  constexpr std::size_t capacity() const noexcept { return std::size_t{256} << (2 * static_cast<unsigned>(level_)); }
+  /// The next larger tier (ExtraLarge stays ExtraLarge).
+  constexpr QueueTier upgrade() const noexcept {
+    return level_ == ExtraLarge ? QueueTier(ExtraLarge) : QueueTier(static_cast<Level>(level_ + 1));
+  }
+  /// The next smaller tier (Small stays Small).
+  constexpr QueueTier downgrade() const noexcept {
+    return level_ == Small ? QueueTier(Small) : QueueTier(static_cast<Level>(level_ - 1));
+  }
+  /// The smallest tier that buffers `headroom_ms` of traffic at `messages_per_second`
+  /// (ExtraLarge when none does). Throws Error(InvalidArgument) for a negative or non-finite
+  /// argument.
+  RINGKERNEL_API static QueueTier for_throughput(double messages_per_second, double headroom_ms);
+  /// The smallest tier holding at least `capacity` messages, nullopt above 16384.
+  RINGKERNEL_API static std::optional<QueueTier> for_capacity(std::size_t capacity) noexcept;
+  /// Stable name ("Small", "Medium", "Large", "ExtraLarge").
+  RINGKERNEL_API const char* name() const noexcept;
+  /// Tiers compare by size.
+  friend constexpr bool operator==(QueueTier a, QueueTier b) noexcept { return a.level_ == b.level_; }
+  friend constexpr bool operator!=(QueueTier a, QueueTier b) noexcept { return a.level_ != b.level_; }
+  friend constexpr bool operator<(QueueTier a, QueueTier b) noexcept { return a.level_ < b.level_; }
+
+ private:
+  Level level_;
+};
+
+/// A queue's counters at one moment (from a kernel's inbox: KernelStatus). Value type.
+struct QueueStats {
+  std::uint64_t depth = 0;     ///< messages waiting
+  std::uint64_t capacity = 0;  ///< most messages it holds
+  std::uint64_t enqueued = 0;  ///< accepted so far
+  std::uint64_t processed = 0; ///< handled so far
+  std::uint64_t dropped = 0;   ///< evicted by DropOldest
+  std::uint64_t rejected = 0;  ///< refused (full under Reject, not accepting)
+  /// The inbox figures of `status`.
+  static QueueStats from(const KernelStatus& status) noexcept {
+    return {status.queue_depth, status.queue_capacity, status.messages_received, status.messages_processed,
+            status.messages_dropped, status.messages_rejected};
+  }
+};
+
+/// One kernel's queue, judged by a QueueMonitor. Value type.
+struct QueueMetrics {
+  std::string kernel_id;                 ///< the kernel's id
+  QueueStats stats;                      ///< its inbox counters
+  double utilization = 0;                ///< depth / capacity (may exceed 1 briefly, see KernelStatus)
+  QueueHealth health = QueueHealth::Healthy;
+  std::optional<QueueTier> tier;         ///< the smallest tier holding the capacity; nullopt above 16384
+  std::optional<QueueTier> suggested_tier;  ///< a larger tier to move to, when not Healthy and one exists
+};
+
+/// Judges queue fill against a warning and a critical threshold and suggests larger tiers.
+/// Immutable after construction; thread-safe.
+class QueueMonitor {
+ public:
+  /// Thresholds as fractions of capacity. Throws Error(InvalidArgument) unless
+  /// 0 < warning < critical <= 1.
+  RINGKERNEL_API explicit QueueMonitor(double warning_threshold = 0.75, double critical_threshold = 0.90);
+  /// Utilization from which a queue is Warning.
+  double warning_threshold() const noexcept { return warning_; }
+  /// Utilization from which a queue is Critical.
+  double critical_threshold() const noexcept { return critical_; }
+  /// depth / capacity. Throws Error(InvalidArgument) for capacity 0.
+  RINGKERNEL_API double utilization(std::uint64_t depth, std::uint64_t capacity) const;
+  /// The health of a queue holding `depth` of `capacity`. Throws like utilization().
+  RINGKERNEL_API QueueHealth check_health(std::uint64_t depth, std::uint64_t capacity) const;
+  /// When the queue is not Healthy: the smallest tier above `current_tier` at which `depth`
+  /// would be below the warning threshold, or the largest tier if none is; nullopt when
+  /// Healthy or already ExtraLarge. Throws like utilization().
+  RINGKERNEL_API std::optional<QueueTier> suggest_upgrade(std::uint64_t depth, std::uint64_t capacity,
+                                                          QueueTier current_tier) const;
+  /// The metrics of one kernel's inbox from its status (KernelHandle::status()).
+  RINGKERNEL_API QueueMetrics metrics(const KernelStatus& status) const;
+  /// The metrics of every kernel of `runtime`, in launch order.
+  RINGKERNEL_API std::vector<QueueMetrics> metrics(const Runtime& runtime) const;
+
+ private:
+  double warning_;
+  double critical_;
+};
+
+// ============================================================================================
+// 15. Benchmark statistics                                                         >>benchstats
+// ============================================================================================
+
+/// Benchmark statistics and reports: measurements → Result → Suite → Markdown / JSON / LaTeX,
+/// and Baseline files with RegressionReport for regression checks. Value types, not
+/// thread-safe (use one per thread, or lock). Bad input (empty or non-finite values,
+/// mismatched lengths) throws Error(InvalidArgument) naming the problem.
+namespace bench {
+
+/// How a benchmark is run: warm-up and measured iterations, the regression threshold, sizes,
+/// and a time limit. Builder methods validate and throw Error(InvalidArgument). Value type.
+struct Config {
+  std::size_t warmup_iterations = 2;       ///< untimed runs first
+  std::size_t measurement_iterations = 5;  ///< timed runs (>= 1)
+  /// Relative throughput change beyond which a result is a regression or an improvement.
+  double regression_threshold = 0.10;
+  /// Workload sizes to run (for the caller's loops; empty: the caller decides).
+  std::vector<std::uint64_t> sizes;
+  /// measure() stops measuring after this many seconds (it always makes one measurement).
+  double timeout_secs = 60.0;
+
+  /// 1 warm-up, 3 measurements.
+  static Config quick() { return Config{}.with_warmup(1).with_measurements(3); }
+  /// 5 warm-ups, 10 measurements.
+  static Config comprehensive() { return Config{}.with_warmup(5).with_measurements(10); }
+  /// 2 warm-ups, 5 measurements.
+  static Config ci() { return Config{}.with_warmup(2).with_measurements(5); }
+  /// Untimed runs before measuring (any number).
+  Config& with_warmup(std::size_t n) noexcept { warmup_iterations = n; return *this; }
+  /// Timed runs: at least 1.
+  RINGKERNEL_API Config& with_measurements(std::size_t n);
+  /// Workload sizes for the caller's loops.
+  Config& with_sizes(std::vector<std::uint64_t> s) { sizes = std::move(s); return *this; }
+  /// Regression threshold: in [0, 10], finite.
+  RINGKERNEL_API Config& with_regression_threshold(double threshold);
+  /// measure()'s time limit: positive and finite.
+  RINGKERNEL_API Config& with_timeout_secs(double seconds);
+};
+
+/// Value at percentile `p` (0..100) of `values`, interpolating linearly between the closest
+/// ranks (numpy's default). Throws Error(InvalidArgument) for no values, a non-finite value or
+/// p outside [0, 100].
+RINGKERNEL_API double percentile(std::vector<double> values, double p);
+
+/// Two-sided Student t critical value for `confidence` (e.g. 0.95) and `degrees_of_freedom`
+/// (>= 1): the t with P(|T| <= t) = confidence. Throws Error(InvalidArgument) otherwise.
+RINGKERNEL_API double t_critical(double confidence, std::uint64_t degrees_of_freedom);
+
+/// Summary statistics of a sample. Value type.
+struct DetailedStatistics {
+  std::size_t count = 0;  ///< number of values
+  double mean = 0;
+  double std_dev = 0;  ///< sample standard deviation (n − 1); 0 for one value
+  double min = 0;
+  double max = 0;
+  double median = 0;
+  double p25 = 0;  ///< percentiles, linear between closest ranks
+  double p75 = 0;
+  double p95 = 0;
+  double p99 = 0;
+  /// p75 − p25.
+  double iqr() const noexcept { return p75 - p25; }
+  /// std_dev / |mean|; 0 when std_dev is 0, infinity when only the mean is 0.
+  RINGKERNEL_API double coefficient_of_variation() const noexcept;
+  /// Throws Error(InvalidArgument) for no values or a non-finite one.
+  RINGKERNEL_API static DetailedStatistics from_values(std::vector<double> values);
+};
+
+/// A confidence interval for the mean, from the Student t distribution (exact for small n).
+/// Value type.
+struct ConfidenceInterval {
+  double mean = 0;           ///< the sample mean (the interval's centre)
+  double lower = 0;          ///< mean − half-width
+  double upper = 0;          ///< mean + half-width
+  double confidence = 0.95;  ///< the level it was computed for
+  /// upper − lower.
+  double width() const noexcept { return upper - lower; }
+  /// lower <= x <= upper.
+  bool contains(double x) const noexcept { return lower <= x && x <= upper; }
+  /// mean ± t(confidence, n − 1) · s / √n. Throws Error(InvalidArgument) for fewer than two
+  /// values, a non-finite value, or a confidence outside (0, 1).
+  RINGKERNEL_API static ConfidenceInterval from_values(const std::vector<double>& values, double confidence = 0.95);
+};
+
+/// How well throughput grows with size, by ScalingMetrics::exponent.
+enum class ScalingQuality : std::uint8_t {
+  Excellent = 0,  ///< exponent >= 0.9: throughput grows about linearly with size
+  Good = 1,       ///< >= 0.7
+  Fair = 2,       ///< >= 0.5
+  Poor = 3,       ///< below 0.5
+};
+/// Stable name ("Excellent", "Good", "Fair", "Poor").
+RINGKERNEL_API const char* to_string(ScalingQuality quality) noexcept;
+
+/// A power law throughput = c · size^exponent fitted by least squares on log-log axes.
+/// Value type.
+struct ScalingMetrics {
+  double exponent = 0;   ///< slope of ln(throughput) over ln(size)
+  double r_squared = 0;  ///< coefficient of determination of the log-log fit (1: exact power law)
+  double coefficient = 0;  ///< c
+  std::size_t points = 0;  ///< number of (size, throughput) pairs fitted
+  /// The label for `exponent`.
+  RINGKERNEL_API ScalingQuality scaling_quality() const noexcept;
+  /// Throws Error(InvalidArgument) for lengths that differ, fewer than two points, a value
+  /// that is not positive and finite, or sizes that are all equal.
+  RINGKERNEL_API static ScalingMetrics from_sizes_and_throughputs(const std::vector<double>& sizes,
+                                                                  const std::vector<double>& throughputs);
+};
+
+/// The measurements of one workload at one size. Throughput is size / mean time. Value type.
+class Result {
+ public:
+  /// One measurement of `time_secs` (> 0, finite). Throws Error(InvalidArgument) otherwise, or
+  /// for an empty workload id.
+  RINGKERNEL_API Result(std::string workload_id, std::uint64_t size, double time_secs);
+  /// Several measurements, each the time of one run of `size` operations. Throws
+  /// Error(InvalidArgument) for none, or one that is not positive and finite.
+  RINGKERNEL_API static Result from_measurements(std::string workload_id, std::uint64_t size,
+                                                 std::vector<double> measurement_times_secs,
+                                                 std::optional<std::uint64_t> iterations = std::nullopt,
+                                                 std::optional<bool> converged = std::nullopt);
+  /// What was measured.
+  const std::string& workload_id() const noexcept { return workload_id_; }
+  /// Operations per run.
+  std::uint64_t size() const noexcept { return size_; }
+  /// Each run's time, in seconds, in the order measured.
+  const std::vector<double>& measurement_times_secs() const noexcept { return times_; }
+  /// Mean time of one run, in seconds.
+  double mean_time_secs() const noexcept { return stats_.mean; }
+  /// Mean time of one run, in milliseconds.
+  double mean_time_ms() const noexcept { return stats_.mean * 1e3; }
+  /// size / mean time, operations per second.
+  double throughput_ops() const noexcept { return static_cast<double>(size_) / stats_.mean; }
+  /// throughput_ops() / 10^6.
+  double throughput_mops() const noexcept { return throughput_ops() / 1e6; }
+  /// Sample standard deviation of the per-run throughputs (size / time); 0 for one run.
+  RINGKERNEL_API double throughput_stddev() const;
+  /// Statistics of the run times.
+  const DetailedStatistics& statistics() const noexcept { return stats_; }
+  /// 95% interval of the mean run time; nullopt for one run.
+  RINGKERNEL_API std::optional<ConfidenceInterval> confidence_interval() const;
+  /// Iterations an iterative algorithm took, if given.
+  std::optional<std::uint64_t> iterations() const noexcept { return iterations_; }
+  /// Whether an iterative algorithm converged, if given.
+  std::optional<bool> converged() const noexcept { return converged_; }
+  /// A copy with the custom metric `name` set to `value` (replacing one of that name). Throws
+  /// Error(InvalidArgument) for an empty name or a non-finite value.
+  RINGKERNEL_API Result with_metric(std::string name, double value) const;
+  /// Custom metrics, in the order first set.
+  const std::vector<std::pair<std::string, double>>& custom_metrics() const noexcept { return metrics_; }
+
+ private:
+  Result() = default;
+  std::string workload_id_;
+  std::uint64_t size_ = 0;
+  std::vector<double> times_;
+  DetailedStatistics stats_;
+  std::optional<std::uint64_t> iterations_;
+  std::optional<bool> converged_;
+  std::vector<std::pair<std::string, double>> metrics_;
+};
+
+/// Runs `fn()` config.warmup_iterations times untimed, then up to config.measurement_iterations
+/// times timed (steady clock), stopping early once config.timeout_secs have passed; returns
+/// the times in seconds (at least one). Exceptions from `fn` propagate.
+template <class F>
+std::vector<double> measure(const Config& config, F&& fn) {
+  for (std::size_t i = 0; i < config.warmup_iterations; ++i) fn();
+  std::vector<double> times;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < std::max<std::size_t>(config.measurement_iterations, 1); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    const auto t1 = std::chrono::steady_clock::now();
+    times.push_back(std::max(std::chrono::duration<double>(t1 - t0).count(), 1e-9));
+    if (std::chrono::duration<double>(t1 - start).count() > config.timeout_secs) break;
+  }
+  return times;
+}
+
+/// One workload's figures as kept in a Baseline. Value type.
+struct BaselineEntry {
+  std::string workload_id;    ///< non-empty
+  std::uint64_t size = 0;     ///< operations per run
+  double throughput_ops = 0;  ///< > 0
+  double mean_time_secs = 0;  ///< > 0
+  double std_dev_secs = 0;    ///< >= 0
+  std::uint64_t samples = 0;  ///< >= 1
+  friend bool operator==(const BaselineEntry& a, const BaselineEntry& b) noexcept {
+    return a.workload_id == b.workload_id && a.size == b.size && a.throughput_ops == b.throughput_ops &&
+           a.mean_time_secs == b.mean_time_secs && a.std_dev_secs == b.std_dev_secs && a.samples == b.samples;
+  }
+};
+
+/// Reference figures to compare later runs against, saved as a JSON file:
+///
+///     {"format": "ringkernel-bench-baseline", "format_version": 1, "version": "v1",
+///      "entries": [{"workload_id": "w", "size": 1000, "throughput_ops": 2000.0,
+///                   "mean_time_secs": 0.5, "std_dev_secs": 0.01, "samples": 5}]}
+///
+/// The reader is strict: RFC 8259 JSON (UTF-8, no duplicate keys, nesting at most 32 deep),
+/// exactly these keys, the types and ranges documented on BaselineEntry, and no two entries
+/// with the same workload id and size. Value type.
+class Baseline {
+ public:
+  /// An empty baseline with an empty version.
+  Baseline() = default;
+  /// An empty baseline named `version` (any text, e.g. "v1.0.0" or a date).
+  explicit Baseline(std::string version) : version_(std::move(version)) {}
+  /// A baseline of `results` (their workload, size, throughput, mean and std dev of time).
+  RINGKERNEL_API static Baseline from_results(std::string version, const std::vector<Result>& results);
+  /// The name given at creation.
+  const std::string& version() const noexcept { return version_; }
+  /// The entries, in the order added.
+  const std::vector<BaselineEntry>& entries() const noexcept { return entries_; }
+  /// Number of entries.
+  std::size_t size() const noexcept { return entries_.size(); }
+  /// Whether there are no entries.
+  bool empty() const noexcept { return entries_.empty(); }
+  /// Adds an entry. Throws Error(InvalidArgument) for a duplicate (workload id, size), an
+  /// empty id, or figures out of range.
+  RINGKERNEL_API void add(BaselineEntry entry);
+  /// The entry for `workload_id` at `size`, or null.
+  RINGKERNEL_API const BaselineEntry* find(const std::string& workload_id, std::uint64_t size) const noexcept;
+  /// The JSON text (numbers with 17 significant digits: load(save(b)) == b exactly).
+  RINGKERNEL_API std::string to_json() const;
+  /// Parses JSON text; never throws: a failure is Error(InvalidArgument) whose message says
+  /// where (line, column) and what is wrong.
+  RINGKERNEL_API static ringkernel::Result<Baseline> parse(std::string_view text);
+  /// parse(), throwing the failure as Error(InvalidArgument).
+  RINGKERNEL_API static Baseline from_json(std::string_view text);
+  /// Writes to_json() to `path` (via path.tmp and a rename). Throws Error(InvalidArgument) when
+  /// the file cannot be written.
+  RINGKERNEL_API void save(const std::string& path) const;
+  /// Reads and parses `path`. Throws Error(InvalidArgument) when it cannot be read or parsed
+  /// (the message names the file).
+  RINGKERNEL_API static Baseline load(const std::string& path);
+  friend bool operator==(const Baseline& a, const Baseline& b) noexcept {
+    return a.version_ == b.version_ && a.entries_ == b.entries_;
+  }
+
+ private:
+  std::string version_;
+  std::vector<BaselineEntry> entries_;
+};
+
+/// How a workload's throughput moved against its baseline.
+enum class ChangeKind : std::uint8_t {
+  Regression = 0,   ///< slower by more than the threshold
+  Improvement = 1,  ///< faster by more than the threshold
+  Unchanged = 2,    ///< within the threshold
+};
+/// Stable name ("Regression", "Improvement", "Unchanged").
+RINGKERNEL_API const char* to_string(ChangeKind kind) noexcept;
+
+/// One workload compared with its baseline. Value type.
+struct RegressionEntry {
+  std::string workload_id;
+  std::uint64_t size = 0;
+  double baseline_throughput = 0;  ///< ops/s in the baseline
+  double current_throughput = 0;   ///< ops/s now
+  double relative_change = 0;  ///< current / baseline − 1 (−0.2: 20% less throughput)
+  ChangeKind kind = ChangeKind::Unchanged;
+  /// relative_change × 100.
+  double percent_change() const noexcept { return relative_change * 100.0; }
+};
+
+/// Results compared with a Baseline by (workload id, size) on throughput. Value type.
+class RegressionReport {
+ public:
+  /// Compares. A change beyond ±threshold (relative throughput) is a regression or an
+  /// improvement. Throws Error(InvalidArgument) for a negative or non-finite threshold.
+  RINGKERNEL_API static RegressionReport compare(const Baseline& baseline, const std::vector<Result>& results,
+                                                 double threshold);
+  /// One entry per result that had a baseline entry, in result order.
+  const std::vector<RegressionEntry>& entries() const noexcept { return entries_; }
+  /// The threshold compared with.
+  double threshold() const noexcept { return threshold_; }
+  /// The baseline's version().
+  const std::string& baseline_version() const noexcept { return baseline_version_; }
+  /// Entries of each kind.
+  RINGKERNEL_API std::size_t regression_count() const noexcept;
+  RINGKERNEL_API std::size_t improvement_count() const noexcept;
+  RINGKERNEL_API std::size_t unchanged_count() const noexcept;
+  /// regression_count() != 0.
+  bool has_regressions() const noexcept { return regression_count() != 0; }
+  /// The regression with the largest loss, if any.
+  RINGKERNEL_API std::optional<RegressionEntry> worst_regression() const;
+  /// The improvement with the largest gain, if any.
+  RINGKERNEL_API std::optional<RegressionEntry> best_improvement() const;
+  /// "workload@size" of baseline entries no result matched.
+  const std::vector<std::string>& missing_from_results() const noexcept { return missing_; }
+  /// "workload@size" of results the baseline has no entry for.
+  const std::vector<std::string>& not_in_baseline() const noexcept { return new_; }
+  /// One line: counts, threshold, worst and best.
+  RINGKERNEL_API std::string summary() const;
+  /// A Markdown table of every entry, then the unmatched names.
+  RINGKERNEL_API std::string to_markdown() const;
+
+ private:
+  std::vector<RegressionEntry> entries_;
+  std::vector<std::string> missing_;
+  std::vector<std::string> new_;
+  double threshold_ = 0;
+  std::string baseline_version_;
+};
+
+/// A set of results with reports, a baseline and a comparison. Value type.
+class Suite {
+ public:
+  /// Throws Error(InvalidArgument) for a config that fails Config's checks.
+  RINGKERNEL_API explicit Suite(Config config = Config::ci());
+  /// The configuration given at construction.
+  const Config& config() const noexcept { return config_; }
+  /// Adds a result (a second one for the same workload and size is kept too).
+  void add_result(Result result) { results_.push_back(std::move(result)); }
+  /// measure(config(), fn) as a Result of `size` operations per run, added and returned.
+  template <class F>
+  const Result& run(std::string workload_id, std::uint64_t size, F&& fn) {
+    add_result(Result::from_measurements(std::move(workload_id), size, measure(config_, std::forward<F>(fn))));
+    return results_.back();
+  }
+  /// The results, in the order added.
+  const std::vector<Result>& results() const noexcept { return results_; }
+  /// A Markdown table: workload, size, runs, mean/median/std dev time, 95% CI, throughput,
+  /// custom metrics. `title` (if not empty) becomes a heading.
+  RINGKERNEL_API std::string generate_markdown_report(const std::string& title = "") const;
+  /// JSON: the config and, per result, its figures, statistics and raw times.
+  RINGKERNEL_API std::string generate_json_export() const;
+  /// A LaTeX tabular of workload, size, mean time, std dev and throughput.
+  RINGKERNEL_API std::string generate_latex_table() const;
+  /// A Baseline of the results so far.
+  Baseline create_baseline(std::string version) const { return Baseline::from_results(std::move(version), results_); }
+  /// The baseline compare_to_baseline() uses.
+  void set_baseline(Baseline baseline) { baseline_ = std::move(baseline); }
+  /// The baseline set, if any.
+  const std::optional<Baseline>& baseline() const noexcept { return baseline_; }
+  /// The results against the baseline at config().regression_threshold; nullopt without one.
+  RINGKERNEL_API std::optional<RegressionReport> compare_to_baseline() const;
+
+ private:
+  Config config_;
+  std::vector<Result> results_;
+  std::optional<Baseline> baseline_;
+};
+
+}  // namespace bench
+
 }  // namespace RINGKERNEL_ABI_NAMESPACE
 }  // namespace ringkernel
 
 #endif  // RINGKERNEL_HPP
 
 // ============================================================================================
-// 14. Implementation                                                                  >>impl
+// 16. Implementation                                                                  >>impl
 // ============================================================================================
 // Outside the include guard, compiled once: in the TU that defines RINGKERNEL_IMPLEMENTATION.
 #if defined(RINGKERNEL_IMPLEMENTATION) && !defined(RINGKERNEL_IMPLEMENTATION_DONE)
@@ -3052,6 +3771,7 @@ class KernelCore {
   std::atomic<std::uint64_t> rejected{0};  // NotActive / KernelFaulted / TypeMismatch / TooLarge
   std::atomic<std::uint64_t> outputs_emitted{0};
   std::atomic<std::uint64_t> outputs_dropped{0};
+  QueueMemoryCharge queue_memory;  // this kernel's queues, held against the runtime's ResourceGuard
 
   void set_state(KernelState s) {  // caller holds mu
     state = s;
@@ -3742,6 +4462,7 @@ KernelStatus KernelHandle::status() const {
   s.id = k.id;
   s.state = state();
   s.mode = k.options.mode();
+  s.queue_capacity = k.options.queue_capacity();
   const InboxStats in = k.inbox.stats();
   const TelemetrySnapshot t = k.telemetry->snapshot();
   s.messages_received = in.enqueued;
@@ -3798,6 +4519,9 @@ KernelHandle Runtime::launch_body(const std::string& id, std::unique_ptr<detail:
     detail::raise_kernel(ErrorCode::BackendUnavailable,
                          std::string("launch '") + id + "': handler " + body->handler_name() + " has no device code for the " +
                              to_string(rt.backend) + " backend in this program");
+  // Charged before anything is allocated; released if launch fails, else when the kernel goes.
+  detail::QueueMemoryCharge queue_memory(rt.config.resource_guard, estimate_queue_memory(options).total_bytes(),
+                                         "launch '" + id + "'");
   std::shared_ptr<detail::KernelCore> core;
   {
     std::lock_guard<std::mutex> lk(rt.mu);
@@ -3811,6 +4535,7 @@ KernelHandle Runtime::launch_body(const std::string& id, std::unique_ptr<detail:
       break;
     }
     core = std::make_shared<detail::KernelCore>(shared_, id, rt.next_number++, std::move(body), options);
+    core->queue_memory = std::move(queue_memory);
     rt.kernels.push_back(core);
     ++rt.total_launched;
   }
@@ -4255,6 +4980,1288 @@ PubSubBroker& Runtime::pubsub() {
   return shared_->pubsub;
 }
 
+}  // namespace RINGKERNEL_ABI_NAMESPACE
+}  // namespace ringkernel
+
+
+// ---- operations and benchmark statistics (sections 14 and 15) ------------------------------
+#include <cmath>
+#include <fstream>
+#include <locale>
+#include <sstream>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+namespace ringkernel {
+inline namespace RINGKERNEL_ABI_NAMESPACE {
+
+const char* to_string(ProcessingMode mode) noexcept {
+  switch (mode) {
+    case ProcessingMode::CpuOnly: return "CpuOnly";
+    case ProcessingMode::GpuOnly: return "GpuOnly";
+    case ProcessingMode::Hybrid: return "Hybrid";
+    case ProcessingMode::Adaptive: return "Adaptive";
+  }
+  return "unknown";
+}
+
+// ---- HybridDispatcher --------------------------------------------------------------------
+HybridDispatcher::HybridDispatcher(const HybridConfig& config)
+    : config_(config), log_threshold_(std::log(static_cast<double>(std::max<std::size_t>(config.gpu_threshold, 1)))) {
+  if (!(config.learning_rate > 0.0 && config.learning_rate <= 1.0))
+    detail::raise(ErrorCode::InvalidArgument,
+                  "HybridConfig: learning_rate must be in (0, 1], got " + std::to_string(config.learning_rate));
+  if (config.mode == ProcessingMode::GpuOnly && !config.gpu_available)
+    detail::raise(ErrorCode::InvalidArgument, "HybridConfig: mode GpuOnly needs gpu_available = true");
+}
+
+bool HybridDispatcher::should_use_gpu(std::size_t workload_size) const noexcept {
+  switch (config_.mode) {
+    case ProcessingMode::CpuOnly: return false;
+    case ProcessingMode::GpuOnly: return true;
+    case ProcessingMode::Hybrid: return config_.gpu_available && workload_size >= config_.gpu_threshold;
+    case ProcessingMode::Adaptive: return config_.gpu_available && workload_size >= adaptive_threshold();
+  }
+  return false;
+}
+
+void HybridDispatcher::update_adaptive_threshold(std::size_t workload_size, double cpu_time_ms, double gpu_time_ms) {
+  if (workload_size == 0)
+    detail::raise(ErrorCode::InvalidArgument, "HybridDispatcher::update_adaptive_threshold: workload_size must be > 0");
+  if (!(std::isfinite(cpu_time_ms) && cpu_time_ms >= 0.0 && std::isfinite(gpu_time_ms) && gpu_time_ms >= 0.0))
+    detail::raise(ErrorCode::InvalidArgument,
+                  "HybridDispatcher::update_adaptive_threshold: times must be finite and >= 0, got cpu " +
+                      std::to_string(cpu_time_ms) + " ms, gpu " + std::to_string(gpu_time_ms) + " ms");
+  if (cpu_time_ms == gpu_time_ms) return;  // a tie says nothing about the side of the crossover
+  const double log_size = std::log(static_cast<double>(workload_size));
+  const bool gpu_faster = gpu_time_ms < cpu_time_ms;
+  double current = log_threshold_.load(std::memory_order_relaxed);
+  for (;;) {
+    // Only a measurement that contradicts the decision at its size carries news: the GPU won
+    // below the threshold (the crossover is lower), or the CPU won at or above it (higher).
+    const bool contrary = gpu_faster ? log_size < current : log_size >= current;
+    if (!contrary) return;
+    const double next = current + config_.learning_rate * (log_size - current);
+    if (log_threshold_.compare_exchange_weak(current, next, std::memory_order_relaxed)) return;
+  }
+}
+
+std::size_t HybridDispatcher::adaptive_threshold() const noexcept {
+  const double t = std::exp(log_threshold_.load(std::memory_order_relaxed));
+  if (t >= static_cast<double>(std::numeric_limits<std::size_t>::max())) return std::numeric_limits<std::size_t>::max();
+  return static_cast<std::size_t>(std::llround(t));
+}
+
+HybridStats HybridDispatcher::stats() const noexcept {
+  return HybridStats{cpu_count_.load(std::memory_order_relaxed), gpu_count_.load(std::memory_order_relaxed)};
+}
+void HybridDispatcher::reset_stats() noexcept {
+  cpu_count_.store(0, std::memory_order_relaxed);
+  gpu_count_.store(0, std::memory_order_relaxed);
+}
+
+// ---- ResourceGuard -----------------------------------------------------------------------
+namespace {
+std::string ops_bytes(std::uint64_t b) {
+  if (b == ResourceGuard::unlimited) return "unlimited";
+  char buf[64];
+  if (b >= (std::uint64_t{1} << 30))
+    std::snprintf(buf, sizeof buf, "%llu bytes (%.2f GiB)", static_cast<unsigned long long>(b),
+                  static_cast<double>(b) / static_cast<double>(std::uint64_t{1} << 30));
+  else if (b >= (std::uint64_t{1} << 20))
+    std::snprintf(buf, sizeof buf, "%llu bytes (%.2f MiB)", static_cast<unsigned long long>(b),
+                  static_cast<double>(b) / static_cast<double>(std::uint64_t{1} << 20));
+  else
+    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(b));
+  return buf;
+}
+}  // namespace
+
+ResourceGuard::ResourceGuard(std::uint64_t max_memory_bytes, double safety_margin)
+    : max_memory_(max_memory_bytes), safety_margin_(safety_margin), limit_(unlimited) {
+  if (max_memory_bytes == 0) detail::raise(ErrorCode::InvalidArgument, "ResourceGuard: max_memory_bytes must be > 0");
+  if (!(safety_margin >= 0.0 && safety_margin < 1.0))
+    detail::raise(ErrorCode::InvalidArgument,
+                  "ResourceGuard: safety_margin must be in [0, 1), got " + std::to_string(safety_margin));
+  if (max_memory_bytes != unlimited) {
+    const long double usable = static_cast<long double>(max_memory_bytes) * (1.0L - static_cast<long double>(safety_margin));
+    // Rounded to nearest: 1000 x (1 - 0.1) is 900, not the 899 that truncating 899.999... gives.
+    const long double rounded = std::floor(usable + 0.5L);
+    limit_ = rounded >= static_cast<long double>(max_memory_bytes) ? max_memory_bytes : static_cast<std::uint64_t>(rounded);
+  }
+}
+
+std::uint64_t ResourceGuard::system_memory_bytes() noexcept {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return 0;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size);
+#else
+  return 0;
+#endif
+}
+
+bool ResourceGuard::fits_locked(std::uint64_t bytes) const noexcept {
+  if (is_unguarded()) return true;
+  const std::uint64_t used = current_ + reserved_;
+  return used <= limit_ && bytes <= limit_ - used;
+}
+std::uint64_t ResourceGuard::current_memory() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return current_;
+}
+std::uint64_t ResourceGuard::reserved_memory() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return reserved_;
+}
+std::uint64_t ResourceGuard::available_memory() const {
+  if (is_unguarded()) return unlimited;
+  std::lock_guard<std::mutex> lk(mu_);
+  const std::uint64_t used = current_ + reserved_;
+  return used >= limit_ ? 0 : limit_ - used;
+}
+double ResourceGuard::utilization() const {
+  if (is_unguarded() || limit_ == 0) return 0.0;
+  std::lock_guard<std::mutex> lk(mu_);
+  return static_cast<double>(current_ + reserved_) / static_cast<double>(limit_);
+}
+bool ResourceGuard::can_allocate(std::uint64_t bytes) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return fits_locked(bytes);
+}
+bool ResourceGuard::try_record_allocation(std::uint64_t bytes) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (!fits_locked(bytes) || bytes > UINT64_MAX - current_ - reserved_) return false;
+  current_ += bytes;
+  return true;
+}
+void ResourceGuard::record_allocation(std::uint64_t bytes) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (bytes > UINT64_MAX - current_ - reserved_)
+    detail::raise(ErrorCode::InvalidArgument, "ResourceGuard::record_allocation: " + std::to_string(bytes) +
+                                                  " more bytes would overflow the 64-bit total");
+  current_ += bytes;
+}
+void ResourceGuard::record_deallocation(std::uint64_t bytes) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (bytes > current_)
+    detail::raise(ErrorCode::InvalidArgument, "ResourceGuard::record_deallocation: " + std::to_string(bytes) +
+                                                  " bytes freed but only " + std::to_string(current_) + " recorded");
+  current_ -= bytes;
+}
+ResourceGuard::Reservation ResourceGuard::reserve(std::uint64_t bytes) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (fits_locked(bytes) && bytes <= UINT64_MAX - current_ - reserved_) {
+      reserved_ += bytes;
+      return Reservation(this, bytes);
+    }
+  }
+  detail::raise(ErrorCode::MemoryLimit, "ResourceGuard::reserve: " + ops_bytes(bytes) + " do not fit; " + ops_bytes(available_memory()) +
+                     " available of a limit of " + ops_bytes(limit_));
+}
+void ResourceGuard::release_reserved(std::uint64_t bytes) noexcept {
+  std::lock_guard<std::mutex> lk(mu_);
+  reserved_ -= std::min(bytes, reserved_);
+}
+void ResourceGuard::commit_reserved(std::uint64_t bytes) noexcept {
+  std::lock_guard<std::mutex> lk(mu_);
+  reserved_ -= std::min(bytes, reserved_);
+  current_ += bytes;
+}
+void ResourceGuard::Reservation::commit() {
+  if (!active())
+    detail::raise(ErrorCode::InvalidState, "ResourceGuard::Reservation::commit: the reservation is not active "
+                                           "(already committed, released or moved from)");
+  guard_->commit_reserved(bytes_);
+  committed_ = true;
+}
+void ResourceGuard::validate(const MemoryEstimate& estimate) const {
+  if (!(estimate.confidence >= 0.0 && estimate.confidence <= 1.0))
+    detail::raise(ErrorCode::InvalidArgument,
+                  "ResourceGuard::validate: confidence must be in [0, 1], got " + std::to_string(estimate.confidence));
+  const std::uint64_t need = estimate.required_bytes();
+  if (can_allocate(need)) return;
+  detail::raise(ErrorCode::MemoryLimit, "ResourceGuard::validate: the workload needs " + ops_bytes(need) + " (primary " +
+                     ops_bytes(estimate.primary_bytes) + ", auxiliary " + ops_bytes(estimate.auxiliary_bytes) +
+                     ", peak " + ops_bytes(estimate.peak_bytes) + "), but only " + ops_bytes(available_memory()) +
+                     " are available of a limit of " + ops_bytes(limit_));
+}
+std::uint64_t ResourceGuard::max_safe_elements(std::uint64_t bytes_per_element) const {
+  if (bytes_per_element == 0)
+    detail::raise(ErrorCode::InvalidArgument, "ResourceGuard::max_safe_elements: bytes_per_element must be > 0");
+  return available_memory() / bytes_per_element;
+}
+
+std::shared_ptr<ResourceGuard> default_guard() {
+  static const std::shared_ptr<ResourceGuard> guard = [] {
+    const std::uint64_t system = ResourceGuard::system_memory_bytes();
+    if (system == 0) {
+      detail::log(LogLevel::Warn, "default_guard: the OS does not report physical memory; queue allocations are unguarded");
+      return std::make_shared<ResourceGuard>(ResourceGuard::unlimited, 0.0);
+    }
+    return std::make_shared<ResourceGuard>(system / 5 * 4, 0.0);
+  }();
+  return guard;
+}
+
+MemoryEstimate estimate_queue_memory(const LaunchOptions& options) noexcept {
+  // An inbox slot is the packet plus its link and tag, padded to the packet's alignment.
+  constexpr std::size_t align = alignof(detail::Packet);
+  constexpr std::size_t slot = (sizeof(detail::Packet) + sizeof(std::uint32_t) + sizeof(bool) + align - 1) / align * align;
+  const std::uint64_t n = options.queue_capacity();
+  MemoryEstimate e;
+  e.primary_bytes = n * slot;
+  e.auxiliary_bytes = n * sizeof(detail::Packet);
+  e.peak_bytes = e.total_bytes();
+  e.confidence = 0.9;
+  return e;
+}
+
+namespace detail {
+QueueMemoryCharge::QueueMemoryCharge(std::shared_ptr<ResourceGuard> guard, std::uint64_t bytes, const std::string& what)
+    : guard_(guard ? std::move(guard) : default_guard()), bytes_(bytes) {
+  if (guard_->try_record_allocation(bytes)) return;
+  const std::uint64_t available = guard_->available_memory();
+  const std::uint64_t limit = guard_->limit();
+  guard_.reset();
+  detail::raise(ErrorCode::MemoryLimit, what + ": its queues need about " + ops_bytes(bytes) + ", but the resource guard has " +
+                     ops_bytes(available) + " available of a limit of " + ops_bytes(limit) +
+                     " (lower the queue capacity or raise the guard's limit)");
+}
+void QueueMemoryCharge::reset() noexcept {
+  if (!guard_) return;
+  {
+    // Balanced by construction: the bytes were recorded in the constructor.
+    RINGKERNEL_DETAIL_TRY { guard_->record_deallocation(bytes_); }
+    RINGKERNEL_DETAIL_CATCH_ALL { log(LogLevel::Error, "QueueMemoryCharge: the guard's count was lower than this charge"); }
+  }
+  guard_.reset();
+}
+}  // namespace detail
+
+// ---- QueueMonitor ------------------------------------------------------------------------
+const char* to_string(QueueHealth health) noexcept {
+  switch (health) {
+    case QueueHealth::Healthy: return "Healthy";
+    case QueueHealth::Warning: return "Warning";
+    case QueueHealth::Critical: return "Critical";
+  }
+  return "unknown";
+}
+
+const char* QueueTier::name() const noexcept {
+  switch (level_) {
+    case Small: return "Small";
+    case Medium: return "Medium";
+    case Large: return "Large";
+    case ExtraLarge: return "ExtraLarge";
+  }
+  return "unknown";
+}
+
+QueueTier QueueTier::for_throughput(double messages_per_second, double headroom_ms) {
+  if (!(std::isfinite(messages_per_second) && messages_per_second >= 0.0 && std::isfinite(headroom_ms) &&
+        headroom_ms >= 0.0))
+    detail::raise(ErrorCode::InvalidArgument, "QueueTier::for_throughput: messages_per_second and headroom_ms must be "
+                                              "finite and >= 0, got " +
+                                                  std::to_string(messages_per_second) + " and " + std::to_string(headroom_ms));
+  const double needed = messages_per_second * headroom_ms / 1000.0;
+  for (QueueTier t = Small;; t = t.upgrade()) {
+    if (static_cast<double>(t.capacity()) >= needed || t.level() == ExtraLarge) return t;
+  }
+}
+
+std::optional<QueueTier> QueueTier::for_capacity(std::size_t capacity) noexcept {
+  for (QueueTier t = Small;; t = t.upgrade()) {
+    if (t.capacity() >= capacity) return t;
+    if (t.level() == ExtraLarge) return std::nullopt;
+  }
+}
+
+QueueMonitor::QueueMonitor(double warning_threshold, double critical_threshold)
+    : warning_(warning_threshold), critical_(critical_threshold) {
+  if (!(warning_threshold > 0.0 && warning_threshold < critical_threshold && critical_threshold <= 1.0))
+    detail::raise(ErrorCode::InvalidArgument, "QueueMonitor: thresholds must satisfy 0 < warning < critical <= 1, got " +
+                                                  std::to_string(warning_threshold) + " and " +
+                                                  std::to_string(critical_threshold));
+}
+double QueueMonitor::utilization(std::uint64_t depth, std::uint64_t capacity) const {
+  if (capacity == 0) detail::raise(ErrorCode::InvalidArgument, "QueueMonitor: capacity must be > 0");
+  return static_cast<double>(depth) / static_cast<double>(capacity);
+}
+QueueHealth QueueMonitor::check_health(std::uint64_t depth, std::uint64_t capacity) const {
+  const double u = utilization(depth, capacity);
+  if (u >= critical_) return QueueHealth::Critical;
+  if (u >= warning_) return QueueHealth::Warning;
+  return QueueHealth::Healthy;
+}
+std::optional<QueueTier> QueueMonitor::suggest_upgrade(std::uint64_t depth, std::uint64_t capacity,
+                                                       QueueTier current_tier) const {
+  if (check_health(depth, capacity) == QueueHealth::Healthy || current_tier.level() == QueueTier::ExtraLarge)
+    return std::nullopt;
+  for (QueueTier t = current_tier.upgrade();; t = t.upgrade()) {
+    if (static_cast<double>(depth) < warning_ * static_cast<double>(t.capacity()) || t.level() == QueueTier::ExtraLarge)
+      return t;
+  }
+}
+QueueMetrics QueueMonitor::metrics(const KernelStatus& status) const {
+  QueueMetrics m;
+  m.kernel_id = status.id;
+  m.stats = QueueStats::from(status);
+  if (status.queue_capacity == 0) return m;  // not launched yet: nothing to judge
+  m.utilization = utilization(status.queue_depth, status.queue_capacity);
+  m.health = check_health(status.queue_depth, status.queue_capacity);
+  m.tier = QueueTier::for_capacity(static_cast<std::size_t>(status.queue_capacity));
+  if (m.tier) m.suggested_tier = suggest_upgrade(status.queue_depth, status.queue_capacity, *m.tier);
+  return m;
+}
+std::vector<QueueMetrics> QueueMonitor::metrics(const Runtime& runtime) const {
+  std::vector<QueueMetrics> out;
+  for (const std::string& id : runtime.list_kernels()) out.push_back(metrics(runtime.kernel(id).status()));
+  return out;
+}
+
+// ---- bench -------------------------------------------------------------------------------
+namespace bench {
+namespace {
+void check_finite(const std::vector<double>& values, const char* who) {
+  if (values.empty()) detail::raise(ErrorCode::InvalidArgument, std::string(who) + ": no values");
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i]))
+      detail::raise(ErrorCode::InvalidArgument, std::string(who) + ": value " + std::to_string(i) + " is not finite");
+}
+double percentile_sorted(const std::vector<double>& v, double p) {
+  const double rank = p / 100.0 * static_cast<double>(v.size() - 1);
+  const std::size_t lo = static_cast<std::size_t>(std::floor(rank));
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (rank - static_cast<double>(lo));
+}
+
+// Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz).
+double incomplete_beta_cf(double a, double b, double x) {
+  const double tiny = 1e-300;
+  double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0);
+  if (std::fabs(d) < tiny) d = tiny;
+  d = 1.0 / d;
+  double h = d;
+  for (int m = 1; m <= 300; ++m) {
+    const double mm = static_cast<double>(m);
+    double num = mm * (b - mm) * x / ((a + 2 * mm - 1) * (a + 2 * mm));
+    d = 1.0 + num * d;
+    if (std::fabs(d) < tiny) d = tiny;
+    c = 1.0 + num / c;
+    if (std::fabs(c) < tiny) c = tiny;
+    d = 1.0 / d;
+    h *= d * c;
+    num = -(a + mm) * (a + b + mm) * x / ((a + 2 * mm) * (a + 2 * mm + 1));
+    d = 1.0 + num * d;
+    if (std::fabs(d) < tiny) d = tiny;
+    c = 1.0 + num / c;
+    if (std::fabs(c) < tiny) c = tiny;
+    d = 1.0 / d;
+    const double delta = d * c;
+    h *= delta;
+    if (std::fabs(delta - 1.0) < 1e-15) break;
+  }
+  return h;
+}
+double regularized_beta(double a, double b, double x) {
+  if (x <= 0.0) return 0.0;
+  if (x >= 1.0) return 1.0;
+  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x));
+  if (x < (a + 1.0) / (a + b + 2.0)) return front * incomplete_beta_cf(a, b, x) / a;
+  return 1.0 - front * incomplete_beta_cf(b, a, 1.0 - x) / b;
+}
+// P(|T| <= t) for Student's t with `df` degrees of freedom.
+double t_two_sided_cdf(double t, double df) { return 1.0 - regularized_beta(df / 2.0, 0.5, df / (df + t * t)); }
+
+std::string json_escape(const std::string& s) {
+  std::string o = "\"";
+  for (const unsigned char ch : s) {
+    switch (ch) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      case '\b': o += "\\b"; break;
+      case '\f': o += "\\f"; break;
+      default:
+        if (ch < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", ch);
+          o += b;
+        } else {
+          o += static_cast<char>(ch);
+        }
+    }
+  }
+  return o + "\"";
+}
+// Shortest-exact (17 significant digits), locale-independent; JSON has no NaN: null.
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  std::ostringstream o;
+  o.imbue(std::locale::classic());
+  o.precision(17);
+  o << v;
+  return o.str();
+}
+std::string fixed(double v, int digits) {
+  std::ostringstream o;
+  o.imbue(std::locale::classic());
+  o.setf(std::ios::fixed);
+  o.precision(digits);
+  o << v;
+  return o.str();
+}
+std::string general(double v, int digits) {
+  std::ostringstream o;
+  o.imbue(std::locale::classic());
+  o.precision(digits);
+  o << v;
+  return o.str();
+}
+std::string markdown_cell(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '|') o += "\\|"; else if (c == '\n') o += ' '; else o += c;
+  }
+  return o;
+}
+std::string latex_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '\\': o += "\\textbackslash{}"; break;
+      case '&': case '%': case '$': case '#': case '_': case '{': case '}': o += '\\'; o += c; break;
+      case '~': o += "\\textasciitilde{}"; break;
+      case '^': o += "\\textasciicircum{}"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+std::string key_of(const std::string& id, std::uint64_t size) { return id + "@" + std::to_string(size); }
+
+// "line L, column C: " of byte `offset` of `text` (columns count bytes).
+std::string position(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, col = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(col) + ": ";
+}
+std::string printable(unsigned char c) {
+  if (c >= 0x20 && c < 0x7F) return std::string("'") + static_cast<char>(c) + "'";
+  char b[16];
+  std::snprintf(b, sizeof b, "byte 0x%02X", c);
+  return b;
+}
+
+// ---- a strict JSON reader for Baseline files (RFC 8259; UTF-8; no duplicate keys) ----
+struct JsonValue {
+  enum class Kind { Null, Bool, Number, String, Array, Object } kind = Kind::Null;
+  bool boolean = false;
+  double number = 0;
+  bool integral = false;         // written without fraction or exponent
+  std::uint64_t integer = 0;     // its value when integral, non-negative and < 2^64
+  bool integer_fits = false;
+  std::string text;
+  std::vector<JsonValue> items;
+  std::vector<std::string> keys;     // an object's keys, in order ...
+  std::vector<JsonValue> values;     // ... and their values (not pairs: JsonValue is incomplete here)
+  std::size_t offset = 0;  // where it starts in the text
+};
+
+class JsonReader {
+ public:
+  explicit JsonReader(std::string_view text) : s_(text) {}
+  bool parse(JsonValue& out) {
+    skip_ws();
+    if (!value(out, 0)) return false;
+    skip_ws();
+    if (pos_ != s_.size()) return fail("unexpected text after the JSON value");
+    return true;
+  }
+  const std::string& error() const noexcept { return error_; }
+
+ private:
+  static constexpr int max_depth = 32;
+  bool fail(const std::string& what) {
+    if (error_.empty()) error_ = position(s_, pos_) + what;
+    return false;
+  }
+  void where(JsonValue& v) const { v.offset = pos_; }
+  void skip_ws() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+  }
+  bool literal(const char* word) {
+    const std::size_t n = std::strlen(word);
+    if (s_.substr(pos_, n) != word) return fail(std::string("invalid literal (expected '") + word + "')");
+    pos_ += n;
+    return true;
+  }
+  bool value(JsonValue& out, int depth) {
+    if (pos_ >= s_.size()) return fail("unexpected end of input, expected a value");
+    where(out);
+    const char c = s_[pos_];
+    switch (c) {
+      case '{': return object(out, depth + 1);
+      case '[': return array(out, depth + 1);
+      case '"': out.kind = JsonValue::Kind::String; return string(out.text);
+      case 't': out.kind = JsonValue::Kind::Bool; out.boolean = true; return literal("true");
+      case 'f': out.kind = JsonValue::Kind::Bool; out.boolean = false; return literal("false");
+      case 'n': out.kind = JsonValue::Kind::Null; return literal("null");
+      default:
+        if (c == '-' || (c >= '0' && c <= '9')) return number(out);
+        return fail("unexpected " + printable(static_cast<unsigned char>(c)) + ", expected a value");
+    }
+  }
+  bool object(JsonValue& out, int depth) {
+    if (depth > max_depth) return fail("nesting deeper than 32 levels");
+    out.kind = JsonValue::Kind::Object;
+    ++pos_;  // {
+    skip_ws();
+    if (pos_ < s_.size() && s_[pos_] == '}') { ++pos_; return true; }
+    for (;;) {
+      skip_ws();
+      if (pos_ >= s_.size() || s_[pos_] != '"') return fail("expected a string key in the object");
+      std::string key;
+      if (!string(key)) return false;
+      for (const std::string& k : out.keys)
+        if (k == key) return fail("duplicate key \"" + key + "\"");
+      skip_ws();
+      if (pos_ >= s_.size() || s_[pos_] != ':') return fail("expected ':' after the object key");
+      ++pos_;
+      skip_ws();
+      JsonValue v;
+      if (!value(v, depth)) return false;
+      out.keys.push_back(std::move(key));
+      out.values.push_back(std::move(v));
+      skip_ws();
+      if (pos_ >= s_.size()) return fail("unexpected end of input inside an object");
+      if (s_[pos_] == ',') { ++pos_; continue; }
+      if (s_[pos_] == '}') { ++pos_; return true; }
+      return fail("expected ',' or '}' in the object");
+    }
+  }
+  bool array(JsonValue& out, int depth) {
+    if (depth > max_depth) return fail("nesting deeper than 32 levels");
+    out.kind = JsonValue::Kind::Array;
+    ++pos_;  // [
+    skip_ws();
+    if (pos_ < s_.size() && s_[pos_] == ']') { ++pos_; return true; }
+    for (;;) {
+      skip_ws();
+      JsonValue v;
+      if (!value(v, depth)) return false;
+      out.items.push_back(std::move(v));
+      skip_ws();
+      if (pos_ >= s_.size()) return fail("unexpected end of input inside an array");
+      if (s_[pos_] == ',') { ++pos_; continue; }
+      if (s_[pos_] == ']') { ++pos_; return true; }
+      return fail("expected ',' or ']' in the array");
+    }
+  }
+  static void put_utf8(std::string& o, std::uint32_t cp) {
+    if (cp < 0x80) {
+      o += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      o += static_cast<char>(0xC0 | (cp >> 6));
+      o += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      o += static_cast<char>(0xE0 | (cp >> 12));
+      o += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      o += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      o += static_cast<char>(0xF0 | (cp >> 18));
+      o += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      o += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      o += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+  bool hex4(std::uint32_t& out) {
+    if (s_.size() - pos_ < 4) return fail("truncated \\u escape");
+    out = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = s_[pos_++];
+      out <<= 4;
+      if (c >= '0' && c <= '9') out |= static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f') out |= static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') out |= static_cast<std::uint32_t>(c - 'A' + 10);
+      else return fail("invalid hex digit in a \\u escape");
+    }
+    return true;
+  }
+  // One UTF-8 sequence starting at pos_ (well-formed per RFC 3629: no overlongs, no
+  // surrogates, at most U+10FFFF), appended to `o`.
+  bool utf8(std::string& o) {
+    const auto b0 = static_cast<unsigned char>(s_[pos_]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0, min = 0;
+    if (b0 >= 0xC2 && b0 <= 0xDF) { n = 1; cp = b0 & 0x1Fu; min = 0x80; }
+    else if (b0 >= 0xE0 && b0 <= 0xEF) { n = 2; cp = b0 & 0x0Fu; min = 0x800; }
+    else if (b0 >= 0xF0 && b0 <= 0xF4) { n = 3; cp = b0 & 0x07u; min = 0x10000; }
+    else return fail("invalid UTF-8 byte in a string");
+    if (s_.size() - pos_ <= n) return fail("truncated UTF-8 sequence in a string");
+    for (std::size_t i = 1; i <= n; ++i) {
+      const auto b = static_cast<unsigned char>(s_[pos_ + i]);
+      if ((b & 0xC0u) != 0x80u) return fail("invalid UTF-8 continuation byte in a string");
+      cp = (cp << 6) | (b & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return fail("invalid UTF-8 sequence in a string");
+    o.append(s_.data() + pos_, n + 1);
+    pos_ += n + 1;
+    return true;
+  }
+  bool string(std::string& out) {
+    ++pos_;  // "
+    out.clear();
+    for (;;) {
+      if (pos_ >= s_.size()) return fail("unterminated string");
+      const auto c = static_cast<unsigned char>(s_[pos_]);
+      if (c == '"') { ++pos_; return true; }
+      if (c < 0x20) return fail("control character in a string (escape it)");
+      if (c >= 0x80) {
+        if (!utf8(out)) return false;
+        continue;
+      }
+      if (c != '\\') { out += static_cast<char>(c); ++pos_; continue; }
+      ++pos_;
+      if (pos_ >= s_.size()) return fail("unterminated escape in a string");
+      const char e = s_[pos_++];
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          std::uint32_t cp = 0;
+          if (!hex4(cp)) return false;
+          if (cp >= 0xDC00 && cp <= 0xDFFF) return fail("unpaired low surrogate in a \\u escape");
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (s_.size() - pos_ < 2 || s_[pos_] != '\\' || s_[pos_ + 1] != 'u')
+              return fail("high surrogate not followed by a low surrogate");
+            pos_ += 2;
+            std::uint32_t lo = 0;
+            if (!hex4(lo)) return false;
+            if (lo < 0xDC00 || lo > 0xDFFF) return fail("high surrogate not followed by a low surrogate");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          }
+          put_utf8(out, cp);
+          break;
+        }
+        default: return fail("invalid escape \\ followed by " + printable(static_cast<unsigned char>(e)) + " in a string");
+      }
+    }
+  }
+  bool number(JsonValue& out) {
+    const std::size_t start = pos_;
+    auto digit = [&] { return pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; };
+    bool negative = false;
+    if (s_[pos_] == '-') { negative = true; ++pos_; }
+    if (!digit()) return fail("invalid number: expected a digit");
+    if (s_[pos_] == '0') {
+      ++pos_;
+      if (digit()) return fail("invalid number: leading zero");
+    } else {
+      while (digit()) ++pos_;
+    }
+    bool integral = true;
+    if (pos_ < s_.size() && s_[pos_] == '.') {
+      integral = false;
+      ++pos_;
+      if (!digit()) return fail("invalid number: expected a digit after '.'");
+      while (digit()) ++pos_;
+    }
+    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
+      integral = false;
+      ++pos_;
+      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
+      if (!digit()) return fail("invalid number: expected a digit in the exponent");
+      while (digit()) ++pos_;
+    }
+    const std::string token(s_.substr(start, pos_ - start));
+    std::istringstream in(token);
+    in.imbue(std::locale::classic());
+    double v = 0;
+    in >> v;
+    if (in.fail() || !std::isfinite(v)) {
+      pos_ = start;
+      return fail("number out of range: " + token);
+    }
+    out.kind = JsonValue::Kind::Number;
+    out.number = v;
+    out.integral = integral;
+    if (integral && !negative && token.size() <= 20) {
+      std::uint64_t x = 0;
+      bool fits = true;
+      for (char ch : token) {
+        const auto d = static_cast<std::uint64_t>(ch - '0');
+        if (x > (UINT64_MAX - d) / 10) { fits = false; break; }
+        x = x * 10 + d;
+      }
+      out.integer = x;
+      out.integer_fits = fits;
+    }
+    return true;
+  }
+
+  std::string_view s_;
+  std::size_t pos_ = 0;
+  std::string error_;
+};
+
+// Schema checks on a parsed value; each sets `err` (with the value's position) and returns false.
+std::string at(std::string_view text, const JsonValue& v) { return position(text, v.offset); }
+const JsonValue* member(const JsonValue& obj, const char* key) {
+  for (std::size_t i = 0; i < obj.keys.size(); ++i)
+    if (obj.keys[i] == key) return &obj.values[i];
+  return nullptr;
+}
+bool only_keys(std::string_view text, const JsonValue& obj, std::initializer_list<const char*> keys, const char* what, std::string& err) {
+  for (std::size_t i = 0; i < obj.keys.size(); ++i) {
+    bool known = false;
+    for (const char* k : keys) known = known || obj.keys[i] == k;
+    if (!known) {
+      err = at(text, obj.values[i]) + "unknown key \"" + obj.keys[i] + "\" in " + what;
+      return false;
+    }
+  }
+  for (const char* k : keys) {
+    if (member(obj, k) == nullptr) {
+      err = at(text, obj) + what + " lacks the key \"" + k + "\"";
+      return false;
+    }
+  }
+  return true;
+}
+bool get_string(std::string_view text, const JsonValue& obj, const char* key, std::string& out, std::string& err) {
+  const JsonValue& v = *member(obj, key);
+  if (v.kind != JsonValue::Kind::String) {
+    err = at(text, v) + "\"" + key + "\" must be a string";
+    return false;
+  }
+  out = v.text;
+  return true;
+}
+bool get_uint(std::string_view text, const JsonValue& obj, const char* key, std::uint64_t min, std::uint64_t& out, std::string& err) {
+  const JsonValue& v = *member(obj, key);
+  if (v.kind != JsonValue::Kind::Number || !v.integral || !v.integer_fits || v.integer < min) {
+    err = at(text, v) + "\"" + key + "\" must be an integer in " + std::to_string(min) + "..2^64-1";
+    return false;
+  }
+  out = v.integer;
+  return true;
+}
+bool get_double(std::string_view text, const JsonValue& obj, const char* key, bool allow_zero, double& out, std::string& err) {
+  const JsonValue& v = *member(obj, key);
+  if (v.kind != JsonValue::Kind::Number || !(allow_zero ? v.number >= 0.0 : v.number > 0.0)) {
+    err = at(text, v) + "\"" + key + "\" must be a number " + (allow_zero ? ">= 0" : "> 0");
+    return false;
+  }
+  out = v.number;
+  return true;
+}
+const char* const kBaselineFormat = "ringkernel-bench-baseline";
+
+// Empty when `e` is a valid entry, else why not.
+std::string entry_problem(const BaselineEntry& e) {
+  if (e.workload_id.empty()) return "an entry has an empty workload_id";
+  if (!(std::isfinite(e.throughput_ops) && e.throughput_ops > 0)) return "throughput_ops must be positive and finite";
+  if (!(std::isfinite(e.mean_time_secs) && e.mean_time_secs > 0)) return "mean_time_secs must be positive and finite";
+  if (!(std::isfinite(e.std_dev_secs) && e.std_dev_secs >= 0)) return "std_dev_secs must be finite and >= 0";
+  if (e.samples == 0) return "samples must be >= 1";
+  return {};
+}
+}  // namespace
+
+Config& Config::with_measurements(std::size_t n) {
+  if (n == 0) detail::raise(ErrorCode::InvalidArgument, "bench::Config::with_measurements: needs at least 1");
+  measurement_iterations = n;
+  return *this;
+}
+Config& Config::with_regression_threshold(double threshold) {
+  if (!(std::isfinite(threshold) && threshold >= 0.0 && threshold <= 10.0))
+    detail::raise(ErrorCode::InvalidArgument,
+                  "bench::Config::with_regression_threshold: must be in [0, 10], got " + std::to_string(threshold));
+  regression_threshold = threshold;
+  return *this;
+}
+Config& Config::with_timeout_secs(double seconds) {
+  if (!(std::isfinite(seconds) && seconds > 0.0))
+    detail::raise(ErrorCode::InvalidArgument,
+                  "bench::Config::with_timeout_secs: must be positive and finite, got " + std::to_string(seconds));
+  timeout_secs = seconds;
+  return *this;
+}
+
+double percentile(std::vector<double> values, double p) {
+  check_finite(values, "bench::percentile");
+  if (!(p >= 0.0 && p <= 100.0))
+    detail::raise(ErrorCode::InvalidArgument, "bench::percentile: p must be in [0, 100], got " + std::to_string(p));
+  std::sort(values.begin(), values.end());
+  return percentile_sorted(values, p);
+}
+
+double t_critical(double confidence, std::uint64_t degrees_of_freedom) {
+  if (!(confidence > 0.0 && confidence < 1.0))
+    detail::raise(ErrorCode::InvalidArgument, "bench::t_critical: confidence must be in (0, 1), got " + std::to_string(confidence));
+  if (degrees_of_freedom == 0) detail::raise(ErrorCode::InvalidArgument, "bench::t_critical: needs >= 1 degree of freedom");
+  const double df = static_cast<double>(degrees_of_freedom);
+  double lo = 0.0, hi = 1.0;
+  while (t_two_sided_cdf(hi, df) < confidence) hi *= 2.0;  // bracket (df = 1 at 0.9999 needs ~6366)
+  for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (t_two_sided_cdf(mid, df) < confidence) lo = mid; else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+double DetailedStatistics::coefficient_of_variation() const noexcept {
+  if (std_dev == 0.0) return 0.0;
+  if (mean == 0.0) return std::numeric_limits<double>::infinity();
+  return std_dev / std::fabs(mean);
+}
+
+DetailedStatistics DetailedStatistics::from_values(std::vector<double> values) {
+  check_finite(values, "bench::DetailedStatistics::from_values");
+  std::sort(values.begin(), values.end());
+  DetailedStatistics s;
+  s.count = values.size();
+  const double n = static_cast<double>(values.size());
+  double sum = 0;
+  for (double v : values) sum += v;
+  s.mean = sum / n;
+  if (values.size() > 1) {
+    double sq = 0;
+    for (double v : values) sq += (v - s.mean) * (v - s.mean);
+    s.std_dev = std::sqrt(sq / (n - 1.0));
+  }
+  s.min = values.front();
+  s.max = values.back();
+  s.median = percentile_sorted(values, 50);
+  s.p25 = percentile_sorted(values, 25);
+  s.p75 = percentile_sorted(values, 75);
+  s.p95 = percentile_sorted(values, 95);
+  s.p99 = percentile_sorted(values, 99);
+  return s;
+}
+
+ConfidenceInterval ConfidenceInterval::from_values(const std::vector<double>& values, double confidence) {
+  check_finite(values, "bench::ConfidenceInterval::from_values");
+  if (values.size() < 2)
+    detail::raise(ErrorCode::InvalidArgument, "bench::ConfidenceInterval::from_values: needs at least 2 values, got 1");
+  const DetailedStatistics s = DetailedStatistics::from_values(values);
+  const double t = t_critical(confidence, values.size() - 1);
+  const double half = t * s.std_dev / std::sqrt(static_cast<double>(values.size()));
+  return ConfidenceInterval{s.mean, s.mean - half, s.mean + half, confidence};
+}
+
+const char* to_string(ScalingQuality quality) noexcept {
+  switch (quality) {
+    case ScalingQuality::Excellent: return "Excellent";
+    case ScalingQuality::Good: return "Good";
+    case ScalingQuality::Fair: return "Fair";
+    case ScalingQuality::Poor: return "Poor";
+  }
+  return "unknown";
+}
+
+ScalingQuality ScalingMetrics::scaling_quality() const noexcept {
+  if (exponent >= 0.9) return ScalingQuality::Excellent;
+  if (exponent >= 0.7) return ScalingQuality::Good;
+  if (exponent >= 0.5) return ScalingQuality::Fair;
+  return ScalingQuality::Poor;
+}
+
+ScalingMetrics ScalingMetrics::from_sizes_and_throughputs(const std::vector<double>& sizes,
+                                                          const std::vector<double>& throughputs) {
+  const char* who = "bench::ScalingMetrics::from_sizes_and_throughputs";
+  if (sizes.size() != throughputs.size())
+    detail::raise(ErrorCode::InvalidArgument, std::string(who) + ": " + std::to_string(sizes.size()) + " sizes but " +
+                                                  std::to_string(throughputs.size()) + " throughputs");
+  if (sizes.size() < 2) detail::raise(ErrorCode::InvalidArgument, std::string(who) + ": needs at least 2 points");
+  std::vector<double> x, y;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (!(std::isfinite(sizes[i]) && sizes[i] > 0 && std::isfinite(throughputs[i]) && throughputs[i] > 0))
+      detail::raise(ErrorCode::InvalidArgument,
+                    std::string(who) + ": point " + std::to_string(i) + " is not positive and finite");
+    x.push_back(std::log(sizes[i]));
+    y.push_back(std::log(throughputs[i]));
+  }
+  const double n = static_cast<double>(x.size());
+  double mx = 0, my = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) { mx += x[i]; my += y[i]; }
+  mx /= n;
+  my /= n;
+  double sxx = 0, sxy = 0, syy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    sxx += (x[i] - mx) * (x[i] - mx);
+    sxy += (x[i] - mx) * (y[i] - my);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  if (sxx == 0) detail::raise(ErrorCode::InvalidArgument, std::string(who) + ": all sizes are equal");
+  ScalingMetrics m;
+  m.points = x.size();
+  m.exponent = sxy / sxx;
+  m.coefficient = std::exp(my - m.exponent * mx);
+  double ss_res = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double r = y[i] - (my + m.exponent * (x[i] - mx));
+    ss_res += r * r;
+  }
+  // Constant throughput is fitted exactly by exponent 0.
+  m.r_squared = syy == 0 ? 1.0 : std::max(0.0, 1.0 - ss_res / syy);
+  return m;
+}
+
+Result::Result(std::string workload_id, std::uint64_t size, double time_secs)
+    : Result(from_measurements(std::move(workload_id), size, std::vector<double>{time_secs})) {}
+
+Result Result::from_measurements(std::string workload_id, std::uint64_t size, std::vector<double> measurement_times_secs,
+                                 std::optional<std::uint64_t> iterations, std::optional<bool> converged) {
+  if (workload_id.empty()) detail::raise(ErrorCode::InvalidArgument, "bench::Result: the workload id must not be empty");
+  if (measurement_times_secs.empty())
+    detail::raise(ErrorCode::InvalidArgument, "bench::Result '" + workload_id + "': no measurements");
+  for (std::size_t i = 0; i < measurement_times_secs.size(); ++i)
+    if (!(std::isfinite(measurement_times_secs[i]) && measurement_times_secs[i] > 0))
+      detail::raise(ErrorCode::InvalidArgument, "bench::Result '" + workload_id + "': measurement " + std::to_string(i) +
+                                                    " is not a positive, finite time");
+  Result r;
+  r.workload_id_ = std::move(workload_id);
+  r.size_ = size;
+  r.stats_ = DetailedStatistics::from_values(measurement_times_secs);
+  r.times_ = std::move(measurement_times_secs);
+  r.iterations_ = iterations;
+  r.converged_ = converged;
+  return r;
+}
+
+double Result::throughput_stddev() const {
+  if (times_.size() < 2) return 0.0;
+  std::vector<double> rates;
+  for (double t : times_) rates.push_back(static_cast<double>(size_) / t);
+  return DetailedStatistics::from_values(std::move(rates)).std_dev;
+}
+
+std::optional<ConfidenceInterval> Result::confidence_interval() const {
+  if (times_.size() < 2) return std::nullopt;
+  return ConfidenceInterval::from_values(times_);
+}
+
+Result Result::with_metric(std::string name, double value) const {
+  if (name.empty()) detail::raise(ErrorCode::InvalidArgument, "bench::Result::with_metric: empty name");
+  if (!std::isfinite(value))
+    detail::raise(ErrorCode::InvalidArgument, "bench::Result::with_metric '" + name + "': value is not finite");
+  Result r = *this;
+  for (auto& m : r.metrics_) {
+    if (m.first == name) {
+      m.second = value;
+      return r;
+    }
+  }
+  r.metrics_.emplace_back(std::move(name), value);
+  return r;
+}
+
+// ---- Baseline ------------------------------------------------------------------------------
+Baseline Baseline::from_results(std::string version, const std::vector<Result>& results) {
+  Baseline b(std::move(version));
+  for (const Result& r : results)
+    b.add(BaselineEntry{r.workload_id(), r.size(), r.throughput_ops(), r.mean_time_secs(), r.statistics().std_dev,
+                        r.statistics().count});
+  return b;
+}
+
+void Baseline::add(BaselineEntry entry) {
+  const std::string problem = entry_problem(entry);
+  if (!problem.empty()) detail::raise(ErrorCode::InvalidArgument, "bench::Baseline::add: " + problem);
+  if (find(entry.workload_id, entry.size) != nullptr)
+    detail::raise(ErrorCode::InvalidArgument,
+                  "bench::Baseline::add: a second entry for " + key_of(entry.workload_id, entry.size));
+  entries_.push_back(std::move(entry));
+}
+
+const BaselineEntry* Baseline::find(const std::string& workload_id, std::uint64_t size) const noexcept {
+  for (const BaselineEntry& e : entries_)
+    if (e.workload_id == workload_id && e.size == size) return &e;
+  return nullptr;
+}
+
+std::string Baseline::to_json() const {
+  std::string o = "{\n  \"format\": " + json_escape(kBaselineFormat) + ",\n  \"format_version\": 1,\n  \"version\": " +
+                  json_escape(version_) + ",\n  \"entries\": [";
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const BaselineEntry& e = entries_[i];
+    o += i == 0 ? "\n" : ",\n";
+    o += "    {\"workload_id\": " + json_escape(e.workload_id) + ", \"size\": " + std::to_string(e.size) +
+         ", \"throughput_ops\": " + json_number(e.throughput_ops) + ", \"mean_time_secs\": " + json_number(e.mean_time_secs) +
+         ", \"std_dev_secs\": " + json_number(e.std_dev_secs) + ", \"samples\": " + std::to_string(e.samples) + "}";
+  }
+  o += entries_.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  return o;
+}
+
+ringkernel::Result<Baseline> Baseline::parse(std::string_view text) {
+  const std::string prefix = "bench::Baseline: malformed baseline JSON: ";
+  JsonValue root;
+  JsonReader reader(text);
+  if (!reader.parse(root)) return {ErrorCode::InvalidArgument, prefix + reader.error()};
+  std::string err;
+  if (root.kind != JsonValue::Kind::Object) return {ErrorCode::InvalidArgument, prefix + at(text, root) + "the top level must be an object"};
+  if (!only_keys(text, root, {"format", "format_version", "version", "entries"}, "the baseline object", err))
+    return {ErrorCode::InvalidArgument, prefix + err};
+  std::string format;
+  std::uint64_t format_version = 0;
+  Baseline b;
+  if (!get_string(text, root, "format", format, err) || !get_uint(text, root, "format_version", 0, format_version, err) ||
+      !get_string(text, root, "version", b.version_, err))
+    return {ErrorCode::InvalidArgument, prefix + err};
+  if (format != kBaselineFormat)
+    return {ErrorCode::InvalidArgument, prefix + at(text, *member(root, "format")) + "\"format\" must be \"" + kBaselineFormat + "\""};
+  if (format_version != 1)
+    return {ErrorCode::InvalidArgument, prefix + at(text, *member(root, "format_version")) + "unsupported format_version " +
+                                            std::to_string(format_version) + " (this reader knows 1)"};
+  const JsonValue& entries = *member(root, "entries");
+  if (entries.kind != JsonValue::Kind::Array) return {ErrorCode::InvalidArgument, prefix + at(text, entries) + "\"entries\" must be an array"};
+  for (const JsonValue& item : entries.items) {
+    if (item.kind != JsonValue::Kind::Object) return {ErrorCode::InvalidArgument, prefix + at(text, item) + "each entry must be an object"};
+    if (!only_keys(text, item, {"workload_id", "size", "throughput_ops", "mean_time_secs", "std_dev_secs", "samples"}, "an entry", err))
+      return {ErrorCode::InvalidArgument, prefix + err};
+    BaselineEntry e;
+    if (!get_string(text, item, "workload_id", e.workload_id, err) || !get_uint(text, item, "size", 0, e.size, err) ||
+        !get_double(text, item, "throughput_ops", false, e.throughput_ops, err) ||
+        !get_double(text, item, "mean_time_secs", false, e.mean_time_secs, err) ||
+        !get_double(text, item, "std_dev_secs", true, e.std_dev_secs, err) || !get_uint(text, item, "samples", 1, e.samples, err))
+      return {ErrorCode::InvalidArgument, prefix + err};
+    const std::string problem = entry_problem(e);
+    if (!problem.empty()) return {ErrorCode::InvalidArgument, prefix + at(text, item) + problem};
+    if (b.find(e.workload_id, e.size) != nullptr)
+      return {ErrorCode::InvalidArgument, prefix + at(text, item) + "a second entry for " + key_of(e.workload_id, e.size)};
+    b.entries_.push_back(std::move(e));
+  }
+  return b;
+}
+
+Baseline Baseline::from_json(std::string_view text) { return parse(text).value(); }
+
+void Baseline::save(const std::string& path) const {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    const std::string text = to_json();
+    if (!out || !out.write(text.data(), static_cast<std::streamsize>(text.size())) || !out.flush())
+      detail::raise(ErrorCode::InvalidArgument, "bench::Baseline::save: cannot write '" + tmp + "'");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    detail::raise(ErrorCode::InvalidArgument, "bench::Baseline::save: cannot rename '" + tmp + "' to '" + path + "'");
+  }
+}
+
+Baseline Baseline::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) detail::raise(ErrorCode::InvalidArgument, "bench::Baseline::load: cannot open '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) detail::raise(ErrorCode::InvalidArgument, "bench::Baseline::load: cannot read '" + path + "'");
+  ringkernel::Result<Baseline> b = parse(text.str());
+  if (!b.ok()) detail::raise(b.code(), "'" + path + "': " + b.message());
+  return std::move(b).value();
+}
+
+// ---- RegressionReport ------------------------------------------------------------------------
+const char* to_string(ChangeKind kind) noexcept {
+  switch (kind) {
+    case ChangeKind::Regression: return "Regression";
+    case ChangeKind::Improvement: return "Improvement";
+    case ChangeKind::Unchanged: return "Unchanged";
+  }
+  return "unknown";
+}
+
+RegressionReport RegressionReport::compare(const Baseline& baseline, const std::vector<Result>& results, double threshold) {
+  if (!(std::isfinite(threshold) && threshold >= 0.0))
+    detail::raise(ErrorCode::InvalidArgument,
+                  "bench::RegressionReport::compare: threshold must be finite and >= 0, got " + std::to_string(threshold));
+  RegressionReport r;
+  r.threshold_ = threshold;
+  r.baseline_version_ = baseline.version();
+  std::vector<bool> matched(baseline.size(), false);
+  for (const Result& res : results) {
+    const BaselineEntry* e = baseline.find(res.workload_id(), res.size());
+    if (e == nullptr) {
+      r.new_.push_back(key_of(res.workload_id(), res.size()));
+      continue;
+    }
+    matched[static_cast<std::size_t>(e - baseline.entries().data())] = true;
+    RegressionEntry x;
+    x.workload_id = res.workload_id();
+    x.size = res.size();
+    x.baseline_throughput = e->throughput_ops;
+    x.current_throughput = res.throughput_ops();
+    x.relative_change = x.current_throughput / x.baseline_throughput - 1.0;
+    x.kind = x.relative_change < -threshold  ? ChangeKind::Regression
+             : x.relative_change > threshold ? ChangeKind::Improvement
+                                             : ChangeKind::Unchanged;
+    r.entries_.push_back(std::move(x));
+  }
+  for (std::size_t i = 0; i < matched.size(); ++i)
+    if (!matched[i]) r.missing_.push_back(key_of(baseline.entries()[i].workload_id, baseline.entries()[i].size));
+  return r;
+}
+
+std::size_t RegressionReport::regression_count() const noexcept {
+  return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(),
+                                                [](const RegressionEntry& e) { return e.kind == ChangeKind::Regression; }));
+}
+std::size_t RegressionReport::improvement_count() const noexcept {
+  return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(),
+                                                [](const RegressionEntry& e) { return e.kind == ChangeKind::Improvement; }));
+}
+std::size_t RegressionReport::unchanged_count() const noexcept {
+  return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(),
+                                                [](const RegressionEntry& e) { return e.kind == ChangeKind::Unchanged; }));
+}
+std::optional<RegressionEntry> RegressionReport::worst_regression() const {
+  std::optional<RegressionEntry> w;
+  for (const RegressionEntry& e : entries_)
+    if (e.kind == ChangeKind::Regression && (!w || e.relative_change < w->relative_change)) w = e;
+  return w;
+}
+std::optional<RegressionEntry> RegressionReport::best_improvement() const {
+  std::optional<RegressionEntry> b;
+  for (const RegressionEntry& e : entries_)
+    if (e.kind == ChangeKind::Improvement && (!b || e.relative_change > b->relative_change)) b = e;
+  return b;
+}
+std::string RegressionReport::summary() const {
+  auto pct = [](double change) { return (change >= 0 ? "+" : "") + fixed(change * 100.0, 1) + "%"; };
+  std::string s = std::to_string(regression_count()) + " regressions, " + std::to_string(improvement_count()) +
+                  " improvements, " + std::to_string(unchanged_count()) + " unchanged (threshold ±" +
+                  fixed(threshold_ * 100.0, 1) + "%, baseline \"" + baseline_version_ + "\")";
+  if (auto w = worst_regression()) s += "; worst " + key_of(w->workload_id, w->size) + " " + pct(w->relative_change);
+  if (auto b = best_improvement()) s += "; best " + key_of(b->workload_id, b->size) + " " + pct(b->relative_change);
+  if (!missing_.empty()) s += "; " + std::to_string(missing_.size()) + " baseline entries without a result";
+  if (!new_.empty()) s += "; " + std::to_string(new_.size()) + " results not in the baseline";
+  return s;
+}
+std::string RegressionReport::to_markdown() const {
+  std::string o = "| Workload | Size | Baseline (ops/s) | Current (ops/s) | Change | Verdict |\n"
+                  "|---|---:|---:|---:|---:|---|\n";
+  for (const RegressionEntry& e : entries_) {
+    o += "| " + markdown_cell(e.workload_id) + " | " + std::to_string(e.size) + " | " + general(e.baseline_throughput, 4) +
+         " | " + general(e.current_throughput, 4) + " | " + (e.relative_change >= 0 ? "+" : "") +
+         fixed(e.percent_change(), 1) + "% | " + to_string(e.kind) + " |\n";
+  }
+  for (const std::string& m : missing_) o += "\nNo result for baseline entry " + markdown_cell(m) + ".";
+  for (const std::string& n : new_) o += "\nNo baseline entry for " + markdown_cell(n) + ".";
+  if (!missing_.empty() || !new_.empty()) o += "\n";
+  return o;
+}
+
+// ---- Suite --------------------------------------------------------------------------------
+Suite::Suite(Config config) : config_(std::move(config)) {
+  Config check;
+  check.with_measurements(config_.measurement_iterations);
+  check.with_regression_threshold(config_.regression_threshold);
+  check.with_timeout_secs(config_.timeout_secs);
+}
+
+std::string Suite::generate_markdown_report(const std::string& title) const {
+  std::vector<std::string> metric_names;
+  for (const Result& r : results_)
+    for (const auto& m : r.custom_metrics())
+      if (std::find(metric_names.begin(), metric_names.end(), m.first) == metric_names.end()) metric_names.push_back(m.first);
+  std::string o;
+  if (!title.empty()) o += "## " + title + "\n\n";
+  o += "| Workload | Size | Runs | Mean (ms) | Median (ms) | Std dev (ms) | 95% CI (ms) | Throughput (ops/s) |";
+  for (const std::string& n : metric_names) o += " " + markdown_cell(n) + " |";
+  o += "\n|---|---:|---:|---:|---:|---:|---|---:|";
+  for (std::size_t i = 0; i < metric_names.size(); ++i) o += "---:|";
+  o += "\n";
+  for (const Result& r : results_) {
+    const DetailedStatistics& s = r.statistics();
+    const std::optional<ConfidenceInterval> ci = r.confidence_interval();
+    o += "| " + markdown_cell(r.workload_id()) + " | " + std::to_string(r.size()) + " | " + std::to_string(s.count) + " | " +
+         fixed(s.mean * 1e3, 3) + " | " + fixed(s.median * 1e3, 3) + " | " + fixed(s.std_dev * 1e3, 3) + " | " +
+         (ci ? "[" + fixed(ci->lower * 1e3, 3) + ", " + fixed(ci->upper * 1e3, 3) + "]" : std::string("n/a")) + " | " +
+         general(r.throughput_ops(), 4) + " |";
+    for (const std::string& n : metric_names) {
+      std::string cell = " ";
+      for (const auto& m : r.custom_metrics())
+        if (m.first == n) cell = general(m.second, 6);
+      o += " " + cell + " |";
+    }
+    o += "\n";
+  }
+  return o;
+}
+
+std::string Suite::generate_json_export() const {
+  std::string o = "{\"config\": {\"warmup_iterations\": " + std::to_string(config_.warmup_iterations) +
+                  ", \"measurement_iterations\": " + std::to_string(config_.measurement_iterations) +
+                  ", \"regression_threshold\": " + json_number(config_.regression_threshold) +
+                  ", \"timeout_secs\": " + json_number(config_.timeout_secs) + "},\n \"results\": [";
+  for (std::size_t i = 0; i < results_.size(); ++i) {
+    const Result& r = results_[i];
+    const DetailedStatistics& s = r.statistics();
+    const std::optional<ConfidenceInterval> ci = r.confidence_interval();
+    o += i == 0 ? "\n  " : ",\n  ";
+    o += "{\"workload_id\": " + json_escape(r.workload_id()) + ", \"size\": " + std::to_string(r.size()) +
+         ", \"throughput_ops\": " + json_number(r.throughput_ops()) +
+         ", \"throughput_stddev\": " + json_number(r.throughput_stddev()) + ", \"mean_time_secs\": " + json_number(s.mean) +
+         ", \"statistics\": {\"count\": " + std::to_string(s.count) + ", \"mean\": " + json_number(s.mean) +
+         ", \"std_dev\": " + json_number(s.std_dev) + ", \"min\": " + json_number(s.min) + ", \"max\": " + json_number(s.max) +
+         ", \"median\": " + json_number(s.median) + ", \"p95\": " + json_number(s.p95) + ", \"p99\": " + json_number(s.p99) +
+         ", \"iqr\": " + json_number(s.iqr()) + ", \"cv\": " + json_number(s.coefficient_of_variation()) + "}" +
+         ", \"ci95_secs\": " + (ci ? "[" + json_number(ci->lower) + ", " + json_number(ci->upper) + "]" : std::string("null")) +
+         ", \"measurement_times_secs\": [";
+    for (std::size_t k = 0; k < r.measurement_times_secs().size(); ++k)
+      o += (k ? ", " : "") + json_number(r.measurement_times_secs()[k]);
+    o += "]";
+    if (r.iterations()) o += ", \"iterations\": " + std::to_string(*r.iterations());
+    if (r.converged()) o += std::string(", \"converged\": ") + (*r.converged() ? "true" : "false");
+    o += ", \"custom_metrics\": {";
+    for (std::size_t k = 0; k < r.custom_metrics().size(); ++k)
+      o += (k ? ", " : "") + json_escape(r.custom_metrics()[k].first) + ": " + json_number(r.custom_metrics()[k].second);
+    o += "}}";
+  }
+  o += results_.empty() ? "]}\n" : "\n ]}\n";
+  return o;
+}
+
+std::string Suite::generate_latex_table() const {
+  std::string o = "\\begin{tabular}{lrrrr}\n\\hline\n"
+                  "Workload & Size & Mean (ms) & Std dev (ms) & Throughput (ops/s) \\\\\n\\hline\n";
+  for (const Result& r : results_) {
+    o += latex_escape(r.workload_id()) + " & " + std::to_string(r.size()) + " & " + fixed(r.mean_time_ms(), 3) + " & " +
+         fixed(r.statistics().std_dev * 1e3, 3) + " & " + general(r.throughput_ops(), 4) + " \\\\\n";
+  }
+  o += "\\hline\n\\end{tabular}\n";
+  return o;
+}
+
+std::optional<RegressionReport> Suite::compare_to_baseline() const {
+  if (!baseline_) return std::nullopt;
+  return RegressionReport::compare(*baseline_, results_, config_.regression_threshold);
+}
+
+}  // namespace bench
 }  // namespace RINGKERNEL_ABI_NAMESPACE
 }  // namespace ringkernel
 

@@ -1,10 +1,15 @@
 // core_bench: ringkernel's SPSC ring and HLC clock, measured side by side
-// with peers in the same run. Prints a table and writes JSON.
+// with peers in the same run. Prints a table and writes JSON; every figure also
+// goes through ringkernel::bench (a Markdown report, the JSON's "suite" member,
+// and an optional regression check against a baseline file).
 //
-//   core_bench [--quick] [--json PATH] [--reps N] [--msgs N]
+//   core_bench [--quick] [--json PATH] [--reps N] [--msgs N] [--markdown PATH]
+//              [--baseline FILE] [--save-baseline FILE] [--regression-threshold X]
+//              [--fail-on-regression]
 //
 // Exit status: 0 all correctness checks passed, 1 a check failed,
-// 2 bad arguments or the JSON file could not be written.
+// 2 bad arguments, an unreadable baseline or an unwritable output file,
+// 3 (only with --fail-on-regression) a regression against the baseline.
 // Method and field meanings: bench/README.md.
 
 #define RINGKERNEL_IMPLEMENTATION
@@ -30,6 +35,7 @@
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -47,6 +53,11 @@ constexpr std::size_t kBatch = 32;
 struct Config {
   bool quick = false;
   std::string json_path = "core_bench.json";
+  std::string markdown_path;       // empty: print only
+  std::string baseline_path;       // empty: no regression check
+  std::string save_baseline_path;  // empty: do not write one
+  double regression_threshold = 0.25;  // shared 2-core VMs drift by 10-20% between runs
+  bool fail_on_regression = false;
   int reps = 7;
   std::uint64_t spsc_msgs = 10'000'000;      // per run; 64-byte cases move half as many
   std::uint64_t hlc_ops = 10'000'000;        // per run (per thread when contended)
@@ -55,11 +66,18 @@ struct Config {
 
 void usage(std::FILE* f) {
   std::fprintf(f,
-               "usage: core_bench [--quick] [--json PATH] [--reps N] [--msgs N]\n"
+               "usage: core_bench [--quick] [--json PATH] [--reps N] [--msgs N] [--markdown PATH]\n"
+               "                  [--baseline FILE] [--save-baseline FILE] [--regression-threshold X]\n"
+               "                  [--fail-on-regression]\n"
                "  --quick     short run for smoke tests (2 M msgs, 2 reps)\n"
                "  --json PATH where to write results (default core_bench.json)\n"
                "  --reps N    repetitions per case (default 7, quick 2)\n"
-               "  --msgs N    SPSC messages per run, u64 cases (64-byte: half; default 10000000)\n");
+               "  --msgs N    SPSC messages per run, u64 cases (64-byte: half; default 10000000)\n"
+               "  --markdown PATH          also write the ringkernel::bench Markdown report there\n"
+               "  --baseline FILE          compare throughput with a baseline JSON and print the report\n"
+               "  --save-baseline FILE     write this run as a baseline JSON\n"
+               "  --regression-threshold X relative change counted as a regression (default 0.25)\n"
+               "  --fail-on-regression     exit 3 when the comparison finds a regression\n");
 }
 
 bool parse_u64(const char* s, std::uint64_t& out) {
@@ -672,8 +690,50 @@ struct Verdict {
   bool spsc_ok, hlc_ok, spsc_target, tick_target;
 };
 
+// Every measured figure as a ringkernel::bench::Result: a workload id, its operations per run
+// (size) and each run's time, recovered from the rates and ns/op this program records.
+ringkernel::bench::Suite make_suite(const Config& cfg, const std::vector<SpscCase>& cases, const HlcResults& h) {
+  namespace rb = ringkernel::bench;
+  rb::Suite suite(rb::Config{}.with_warmup(1).with_measurements(static_cast<std::size_t>(cfg.reps))
+                      .with_regression_threshold(cfg.regression_threshold));
+  for (const SpscCase& c : cases) {
+    for (int k = 0; k < kImpls; ++k) {
+      if (!c.have[k]) continue;
+      std::vector<double> times;
+      for (double rate : c.stats[k].samples) times.push_back(static_cast<double>(c.msgs) / rate);
+      suite.add_result(rb::Result::from_measurements(std::string("spsc/") + c.name + "/" + kImplKey[k], c.msgs, times)
+                           .with_metric("payload_bytes", static_cast<double>(c.payload_bytes)));
+    }
+  }
+  const std::pair<const char*, const Stats*> hlc[] = {
+      {"hlc/tick 1 thread", &h.tick_single},
+      {"hlc/tick 2 threads per thread", &h.tick_per_thread},
+      {"hlc/tick 2 threads aggregate", &h.tick_aggregate},
+      {"hlc/clock_gettime realtime", &h.clock_gettime_raw},
+      {"hlc/clock_gettime realtime coarse", &h.clock_gettime_coarse},
+  };
+  for (const auto& row : hlc) {
+    std::vector<double> times;
+    for (double ns : row.second->samples) times.push_back(ns * static_cast<double>(cfg.hlc_ops) / 1e9);
+    if (!times.empty()) suite.add_result(rb::Result::from_measurements(row.first, cfg.hlc_ops, times));
+  }
+  return suite;
+}
+
+std::string regression_json(const std::optional<ringkernel::bench::RegressionReport>& r) {
+  if (!r) return "null";
+  std::ostringstream o;
+  o << "{\"baseline_version\": " << jstr(r->baseline_version()) << ", \"threshold\": " << jnum(r->threshold())
+    << ", \"regressions\": " << r->regression_count() << ", \"improvements\": " << r->improvement_count()
+    << ", \"unchanged\": " << r->unchanged_count() << ", \"missing_from_results\": " << r->missing_from_results().size()
+    << ", \"not_in_baseline\": " << r->not_in_baseline().size()
+    << ", \"has_regressions\": " << jbool(r->has_regressions()) << ", \"summary\": " << jstr(r->summary()) << "}";
+  return o.str();
+}
+
 std::string to_json(const Config& cfg, const std::vector<SpscCase>& cases, const HlcResults& h,
-                    const Verdict& v) {
+                    const Verdict& v, const ringkernel::bench::Suite& suite,
+                    const std::optional<ringkernel::bench::RegressionReport>& regression) {
   std::ostringstream o;
   o << "{\n";
   o << "  \"benchmark\": \"ringkernel core_bench\",\n";
@@ -723,6 +783,10 @@ std::string to_json(const Config& cfg, const std::vector<SpscCase>& cases, const
   o << "  \"checks\": {\"spsc_order\": " << jbool(v.spsc_ok) << ", \"hlc\": " << jbool(v.hlc_ok) << "},\n";
   o << "  \"targets\": {\"spsc_ge_best_peer\": " << jbool(v.spsc_target)
     << ", \"tick_single_lt_10ns\": " << jbool(v.tick_target) << "},\n";
+  std::string suite_json = suite.generate_json_export();
+  while (!suite_json.empty() && suite_json.back() == '\n') suite_json.pop_back();
+  o << "  \"suite\": " << suite_json << ",\n";
+  o << "  \"regression\": " << regression_json(regression) << ",\n";
   o << "  \"ok\": " << jbool(v.spsc_ok && v.hlc_ok) << "\n";
   o << "}\n";
   return o.str();
@@ -821,6 +885,22 @@ int main(int argc, char** argv) {
       cfg.spsc_msgs = n;
       msgs_set = true;
       ++i;
+    } else if (a == "--markdown" && i + 1 < argc) {
+      cfg.markdown_path = argv[++i];
+    } else if (a == "--baseline" && i + 1 < argc) {
+      cfg.baseline_path = argv[++i];
+    } else if (a == "--save-baseline" && i + 1 < argc) {
+      cfg.save_baseline_path = argv[++i];
+    } else if (a == "--regression-threshold" && i + 1 < argc) {
+      char* end = nullptr;
+      const double x = std::strtod(argv[++i], &end);
+      if (end == argv[i] || *end != '\0' || !(x >= 0.0 && x <= 10.0)) {
+        std::fprintf(stderr, "core_bench: --regression-threshold needs a number in [0, 10], got '%s'\n", argv[i]);
+        return 2;
+      }
+      cfg.regression_threshold = x;
+    } else if (a == "--fail-on-regression") {
+      cfg.fail_on_regression = true;
     } else if (a == "--help" || a == "-h") {
       usage(stdout);
       return 0;
@@ -835,6 +915,17 @@ int main(int argc, char** argv) {
     if (!msgs_set) cfg.spsc_msgs = 2'000'000;
     cfg.hlc_ops = 1'000'000;
     cfg.hlc_verify_ops = 200'000;
+  }
+
+  // Read the baseline before the run, so a bad file fails at once, not after a minute.
+  std::optional<ringkernel::bench::Baseline> baseline;
+  if (!cfg.baseline_path.empty()) {
+    try {
+      baseline = ringkernel::bench::Baseline::load(cfg.baseline_path);
+    } catch (const ringkernel::Error& e) {
+      std::fprintf(stderr, "core_bench: %s\n", e.what());
+      return 2;
+    }
   }
 
   g_load_at_start = background_load();
@@ -863,10 +954,43 @@ int main(int argc, char** argv) {
 
   print_table(cfg, cases, hlc, v);
 
-  if (!write_file(cfg.json_path, to_json(cfg, cases, hlc, v))) {
+  ringkernel::bench::Suite suite = make_suite(cfg, cases, hlc);
+  const std::string markdown = suite.generate_markdown_report(
+      std::string("core_bench (") + (cfg.quick ? "quick" : "full") + "), ringkernel::bench: time per run of `Size` operations");
+  std::printf("\n%s", markdown.c_str());
+  std::optional<ringkernel::bench::RegressionReport> regression;
+  if (baseline) {
+    suite.set_baseline(*baseline);
+    regression = suite.compare_to_baseline();
+    std::printf("\nregression check against %s (throughput, threshold %.0f%%):\n%s%s\n", cfg.baseline_path.c_str(),
+                cfg.regression_threshold * 100, regression->to_markdown().c_str(), regression->summary().c_str());
+    if (regression->has_regressions() && !cfg.fail_on_regression)
+      std::printf("(report only: rerun with --fail-on-regression to make a regression fail the run)\n");
+  }
+
+  if (!write_file(cfg.json_path, to_json(cfg, cases, hlc, v, suite, regression))) {
     std::fprintf(stderr, "core_bench: cannot write %s\n", cfg.json_path.c_str());
     return 2;
   }
   std::printf("json: %s\n", cfg.json_path.c_str());
-  return v.spsc_ok && v.hlc_ok ? 0 : 1;
+  if (!cfg.markdown_path.empty()) {
+    if (!write_file(cfg.markdown_path, markdown)) {
+      std::fprintf(stderr, "core_bench: cannot write %s\n", cfg.markdown_path.c_str());
+      return 2;
+    }
+    std::printf("markdown: %s\n", cfg.markdown_path.c_str());
+  }
+  if (!cfg.save_baseline_path.empty()) {
+    try {
+      suite.create_baseline(std::string("core_bench ") + (cfg.quick ? "quick " : "full ") + version_string() + " " +
+                            utc_now())
+          .save(cfg.save_baseline_path);
+    } catch (const ringkernel::Error& e) {
+      std::fprintf(stderr, "core_bench: %s\n", e.what());
+      return 2;
+    }
+    std::printf("baseline: %s\n", cfg.save_baseline_path.c_str());
+  }
+  if (!(v.spsc_ok && v.hlc_ok)) return 1;
+  return cfg.fail_on_regression && regression && regression->has_regressions() ? 3 : 0;
 }

@@ -1,8 +1,7 @@
 // make_corpus.cpp — writes the seed corpora of the fuzz targets.
 // SPDX-License-Identifier: MIT
 //
-//     make_corpus OUT_DIR        writes OUT_DIR/envelope/*.bin, OUT_DIR/hlc/*.bin, OUT_DIR/topic/*.txt
-//                                and OUT_DIR/scene/*.txt
+//     make_corpus OUT_DIR        writes OUT_DIR/{envelope,hlc,topic,scene,baseline}/*
 //
 // The output is deterministic (fixed timestamps; message ids come from a fresh process's
 // counter), so `make_corpus fuzz/corpus` reproduces the committed files byte for byte, and
@@ -22,6 +21,7 @@
 #include <vector>
 
 namespace rk = ringkernel;
+namespace rb = ringkernel::bench;
 namespace fs = std::filesystem;
 
 namespace corpus {
@@ -185,9 +185,37 @@ void make_scenes(const fs::path& dir) {
   write_file(dir, "source-in-wall.txt", text("grid 16 16\nboundary reflecting\nwall 2 2 8 8\nsource sine 4 4 1000 1\n"));
 }
 
+// Baseline files (bench::Baseline JSON): valid ones from the writer itself, and one of each
+// kind of malformation the reader must reject.
+void make_baselines(const fs::path& dir) {
+  auto text = [](const std::string& t) { return Bytes(t.begin(), t.end()); };
+  rb::Baseline two("v1.0.0");
+  two.add(rb::BaselineEntry{"spsc/u64 single/ringkernel", 10000000, 137700000.0, 0.0726, 0.0012, 7});
+  two.add(rb::BaselineEntry{"hlc/tick 1 thread", 1000000, 1.25e8, 0.008, 0.0, 1});
+  write_file(dir, "valid-two.json", text(two.to_json()));
+  write_file(dir, "valid-empty.json", text(rb::Baseline("empty").to_json()));
+  rb::Baseline odd("caf\xC3\xA9 \"quoted\"");
+  odd.add(rb::BaselineEntry{"tab\tnewline\n\xF0\x9F\x98\x80", 18446744073709551615ull, 1e-300, 1e300, 5e-324, 1});
+  write_file(dir, "valid-escapes.json", text(odd.to_json()));
+  const std::string head =
+      "{\"format\": \"ringkernel-bench-baseline\", \"format_version\": 1, \"version\": \"v\", \"entries\": [";
+  const std::string entry =
+      "{\"workload_id\": \"w\", \"size\": 10, \"throughput_ops\": 1.5, \"mean_time_secs\": 1, "
+      "\"std_dev_secs\": 0, \"samples\": 3}";
+  write_file(dir, "bad-trailing-comma.json", text(head + entry + ",]}"));
+  write_file(dir, "bad-duplicate-key.json", text("{\"format\": 1, \"format\": 2}"));
+  write_file(dir, "bad-duplicate-entry.json", text(head + entry + ", " + entry + "]}"));
+  write_file(dir, "bad-unknown-key.json", text(head + "], \"extra\": null}"));
+  write_file(dir, "bad-surrogate.json", text("{\"version\": \"\\ud800\"}"));
+  write_file(dir, "bad-utf8.json", text("{\"version\": \"\xC0\xAF\"}"));
+  write_file(dir, "bad-number.json", text(head + "{\"size\": 1e400}]}"));
+  write_file(dir, "bad-deep.json", text(std::string(40, '[') + std::string(40, ']')));
+  write_file(dir, "bad-truncated.json", text(head + entry.substr(0, 30)));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/envelope, OUT_DIR/hlc, OUT_DIR/topic, OUT_DIR/scene)\n", argv[0]);
+    std::fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/envelope, OUT_DIR/hlc, OUT_DIR/topic, OUT_DIR/scene, OUT_DIR/baseline)\n", argv[0]);
     return 2;
   }
   try {
@@ -195,11 +223,13 @@ int main(int argc, char** argv) {
     fs::create_directories(root / "envelope");
     fs::create_directories(root / "hlc");
     fs::create_directories(root / "topic");
+    fs::create_directories(root / "baseline");
     make_envelopes(root / "envelope");
     make_hlc(root / "hlc");
     make_topics(root / "topic");
     fs::create_directories(root / "scene");
     make_scenes(root / "scene");
+    make_baselines(root / "baseline");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_corpus: %s\n", e.what());
     return 1;

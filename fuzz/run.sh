@@ -27,6 +27,7 @@ targets=(
   "fuzz_hlc hlc -max_len=64"
   "fuzz_topic topic -max_len=512"
   "fuzz_scene scene -max_len=4096"
+  "fuzz_baseline baseline -max_len=4096"
 )
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
