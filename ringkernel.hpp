@@ -19,7 +19,7 @@
 // ============================================================================================
 //   1. Version                       >>version
 //   2. Configuration macros          >>config
-//   3. Platform helpers              >>platform    RINGKERNEL_HD, host atomics on plain memory
+//   3. Platform helpers              >>platform    RINGKERNEL_HD, host atomics on plain memory, SpinLock
 //   4. Errors                        >>errors      Error, ErrorCode, KernelError, ..., Result<T>
 //   5. Hybrid Logical Clock          >>hlc         HlcTimestamp, Uint128, HlcClock
 //   6. Messages                      >>messages    MessageId, CorrelationId, Priority, MessageHeader,
