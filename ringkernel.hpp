@@ -5446,6 +5446,9 @@ std::string latex_escape(const std::string& s) {
   return o;
 }
 std::string key_of(const std::string& id, std::uint64_t size) { return id + "@" + std::to_string(size); }
+// key_of for error messages: the id is quoted and escaped, so an id holding a NUL or a newline
+// cannot cut or forge the message (what() is a C string).
+std::string quoted_key_of(const std::string& id, std::uint64_t size) { return json_escape(id) + "@" + std::to_string(size); }
 
 // "line L, column C: " of byte `offset` of `text` (columns count bytes).
 std::string position(std::string_view text, std::size_t offset) {
@@ -5737,7 +5740,7 @@ bool only_keys(std::string_view text, const JsonValue& obj, std::initializer_lis
     bool known = false;
     for (const char* k : keys) known = known || obj.keys[i] == k;
     if (!known) {
-      err = at(text, obj.values[i]) + "unknown key \"" + obj.keys[i] + "\" in " + what;
+      err = at(text, obj.values[i]) + "unknown key " + json_escape(obj.keys[i]) + " in " + what;
       return false;
     }
   }
@@ -5992,7 +5995,7 @@ void Baseline::add(BaselineEntry entry) {
   if (!problem.empty()) detail::raise(ErrorCode::InvalidArgument, "bench::Baseline::add: " + problem);
   if (find(entry.workload_id, entry.size) != nullptr)
     detail::raise(ErrorCode::InvalidArgument,
-                  "bench::Baseline::add: a second entry for " + key_of(entry.workload_id, entry.size));
+                  "bench::Baseline::add: a second entry for " + quoted_key_of(entry.workload_id, entry.size));
   entries_.push_back(std::move(entry));
 }
 
@@ -6051,7 +6054,7 @@ ringkernel::Result<Baseline> Baseline::parse(std::string_view text) {
     const std::string problem = entry_problem(e);
     if (!problem.empty()) return {ErrorCode::InvalidArgument, prefix + at(text, item) + problem};
     if (b.find(e.workload_id, e.size) != nullptr)
-      return {ErrorCode::InvalidArgument, prefix + at(text, item) + "a second entry for " + key_of(e.workload_id, e.size)};
+      return {ErrorCode::InvalidArgument, prefix + at(text, item) + "a second entry for " + quoted_key_of(e.workload_id, e.size)};
     b.entries_.push_back(std::move(e));
   }
   return b;

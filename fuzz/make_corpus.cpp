@@ -211,6 +211,12 @@ void make_baselines(const fs::path& dir) {
   write_file(dir, "bad-number.json", text(head + "{\"size\": 1e400}]}"));
   write_file(dir, "bad-deep.json", text(std::string(40, '[') + std::string(40, ']')));
   write_file(dir, "bad-truncated.json", text(head + entry.substr(0, 30)));
+  // Found by fuzz_baseline: a NUL (\u0000) in an unknown key once cut the error text short in what().
+  write_file(dir, "bad-nul-in-key.json", text(head + "], \"a\\u0000b\": 1}"));
+  write_file(dir, "bad-nul-in-duplicate-id.json",
+             text(head + "{\"workload_id\": \"w\\u0000\", \"size\": 1, \"throughput_ops\": 1, \"mean_time_secs\": 1, "
+                         "\"std_dev_secs\": 0, \"samples\": 1}, {\"workload_id\": \"w\\u0000\", \"size\": 1, "
+                         "\"throughput_ops\": 1, \"mean_time_secs\": 1, \"std_dev_secs\": 0, \"samples\": 1}]}"));
 }
 
 int main(int argc, char** argv) {

@@ -357,7 +357,7 @@ TEST_CASE("Baseline: malformed JSON is rejected with a clear error") {
       {with_entry(std::string(entry).replace(entry.find("1.5"), 3, "0")), "\"throughput_ops\" must be a number > 0"},
       {with_entry(std::string(entry).replace(entry.find("\"samples\": 3"), 12, "\"samples\": 0")), "\"samples\" must be an integer in 1"},
       {with_entry(std::string(entry).replace(entry.find("\"w\""), 3, "\"\"")), "empty workload_id"},
-      {with_entry(entry + ", " + entry), "a second entry for w@10"},
+      {with_entry(entry + ", " + entry), "a second entry for \"w\"@10"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.first);
