@@ -868,6 +868,12 @@ class SequencedRing {
   }
 
   bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable<T>::value) {
+    return try_consume([&](T& item) { out = std::move(item); });
+  }
+  // Pops the oldest element by calling `take(T&)` on it in its slot (then destroying it): one
+  // move less than try_pop into a temporary. `take` must not throw.
+  template <class Take>
+  bool try_consume(Take&& take) noexcept {
     std::uint64_t pos = head_.load(std::memory_order_relaxed);
     Slot* slot;
     for (;;) {
@@ -883,12 +889,15 @@ class SequencedRing {
         pos = head_.load(std::memory_order_relaxed);
       }
     }
-    out = std::move(*slot->get());
+    take(*slot->get());
     slot->get()->~T();
     if (!MultiConsumer) head_.store(pos + 1, std::memory_order_relaxed);
     slot->seq.store(2 * (pos + mask_ + 1), std::memory_order_release);
     return true;
   }
+  // Slots claimed by producers / by consumers since construction (snapshots): for counters.
+  std::uint64_t claimed_by_producers() const noexcept { return tail_.load(std::memory_order_acquire); }
+  std::uint64_t claimed_by_consumers() const noexcept { return head_.load(std::memory_order_acquire); }
 
   std::size_t capacity() const noexcept { return mask_ + 1; }
   std::size_t size() const noexcept {
@@ -1013,16 +1022,27 @@ struct InboxStats {
 
 /// A bounded inbox served by priority: the highest priority first, FIFO within a priority.
 /// Backpressure per BackpressureStrategy; every drop and refusal is counted.
-/// Thread safety: every member may be called from any thread (a SpinLock guards the state;
-/// waiting senders and receivers park on condition variables, they do not spin).
+///
+/// Normal-priority messages, the common case, travel lock-free: a sender reserves a place with
+/// one atomic add on the shared depth and publishes into an MPMC sequence ring, and a consumer
+/// takes a whole batch from the ring with one atomic subtract, so no sender ever waits behind a
+/// descheduled lock holder. Other priorities, DropOldest eviction, selective receives
+/// (try_pop_if) and parking take a SpinLock over per-priority lanes. Normal messages a
+/// selective receive had to move out of the ring stay ahead of the ring's newer ones.
+///
+/// Thread safety: every member may be called from any thread; waiting senders and receivers
+/// park on condition variables, they do not spin. T must be nothrow move-constructible; a push
+/// whose construction of T may throw builds the T before it takes a place, so nothing leaks.
+/// stats() is exact whenever no push or pop is running at the same time.
 template <class T>
 class PriorityInbox {
+  static_assert(std::is_nothrow_move_constructible<T>::value && std::is_nothrow_destructible<T>::value,
+                "PriorityInbox<T>: T must be nothrow move-constructible and nothrow destructible");
+
  public:
   /// Throws Error(InvalidArgument) for capacity 0 or above 2^31.
-  PriorityInbox(std::size_t capacity, BackpressureStrategy strategy) : capacity_(capacity), strategy_(strategy) {
-    if (capacity == 0 || capacity > (std::size_t{1} << 31))
-      detail::raise(ErrorCode::InvalidArgument,
-                    "PriorityInbox: capacity must be in 1..2^31, got " + std::to_string(capacity));
+  PriorityInbox(std::size_t capacity, BackpressureStrategy strategy)
+      : capacity_(checked_capacity(capacity)), strategy_(strategy), ring_(ring_size(capacity_), "PriorityInbox") {
     nodes_.reset(new Node[capacity]);
     for (std::size_t i = 0; i < capacity; ++i) nodes_[i].next = static_cast<std::uint32_t>(i + 1);
     nodes_[capacity - 1].next = kNil;
@@ -1045,89 +1065,75 @@ class PriorityInbox {
   template <class U>
   EnqueueStatus push(U&& item, Priority priority = Priority::Normal,
                      std::chrono::nanoseconds block_timeout = std::chrono::nanoseconds::max(), bool tagged = false) {
-    std::unique_lock<detail::SpinLock> lock(mu_);
-    bool dropped = false;
-    if (closed_) return refuse(EnqueueStatus::Closed);
-    if (depth_ == capacity_) {
-      switch (strategy_) {
-        case BackpressureStrategy::Reject:
-          return refuse(EnqueueStatus::Full);
-        case BackpressureStrategy::DropOldest:
-          evict_oldest_lowest();
-          dropped = true;
-          break;
-        case BackpressureStrategy::Block: {
-          // Consumers wake blocked producers only once the inbox is down to half full
-          // (wake_producers), so that a producer refills it in one go instead of waking for
-          // every slot. The 1 ms slices bound the wait when a slot opened but the consumer
-          // stopped before reaching that mark (paused, or a loop kernel not receiving).
-          using clock = std::chrono::steady_clock;
-          const clock::time_point start = clock::now();
-          const std::chrono::nanoseconds limit = std::min(block_timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
-          ++waiting_producers_;
-          while (depth_ == capacity_ && !closed_) {
-            const std::chrono::nanoseconds waited = clock::now() - start;
-            if (waited >= limit) break;
-            not_full_.wait_for(lock, std::min<std::chrono::nanoseconds>(limit - waited, std::chrono::milliseconds(1)));
-          }
-          --waiting_producers_;
-          if (closed_) return refuse(EnqueueStatus::Closed);
-          if (depth_ == capacity_) return refuse(EnqueueStatus::Full);
-          break;
-        }
-      }
+    if constexpr (!std::is_nothrow_constructible<T, U&&>::value) {
+      T value(std::forward<U>(item));  // may throw: before any place is taken
+      return push_nothrow(std::move(value), static_cast<int>(priority), block_timeout, tagged);
+    } else {
+      return push_nothrow(std::forward<U>(item), static_cast<int>(priority), block_timeout, tagged);
     }
-    const std::uint32_t n = free_;
-    free_ = nodes_[n].next;
-    ::new (static_cast<void*>(nodes_[n].bytes)) T(std::forward<U>(item));
-    nodes_[n].tagged = tagged;
-    tagged_depth_ += tagged ? 1 : 0;
-    link_tail(static_cast<std::uint8_t>(priority), n);
-    if (static_cast<int>(priority) > top_hint_.load(std::memory_order_relaxed))
-      top_hint_.store(static_cast<int>(priority), std::memory_order_relaxed);
-    ++depth_;
-    approx_depth_.store(depth_, std::memory_order_relaxed);
-    ++stats_.enqueued;
-    stats_.high_water = std::max(stats_.high_water, depth_);
-    if (waiting_consumers_ != 0) not_empty_.notify_one();
-    return dropped ? EnqueueStatus::EnqueuedDroppedOldest : EnqueueStatus::Enqueued;
   }
 
   /// Takes the next message (highest priority, oldest) into `out`; false when empty.
   bool try_pop(T& out) {
+    if (locked_depth_.load(std::memory_order_acquire) == 0) {
+      if (pop_ring(out)) {
+        finish_pops(1);
+        return true;
+      }
+      if (locked_depth_.load(std::memory_order_acquire) == 0) return false;
+    }
     std::lock_guard<detail::SpinLock> lock(mu_);
-    if (depth_ == 0) return false;
-    take_front(out);
+    if (!take_under_lock(-1, [&](T& v) noexcept { out = std::move(v); })) return false;
+    finish_pops_locked(1);
     return true;
   }
   /// Waits up to `timeout` for a message. False on timeout, or when closed and empty.
   /// Also returns false early when interrupt() is called while it waits.
   bool pop(T& out, std::chrono::nanoseconds timeout) {
+    if (try_pop(out)) return true;
+    using clock = std::chrono::steady_clock;
+    const clock::time_point deadline = clock::now() + std::min(timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
     std::unique_lock<detail::SpinLock> lock(mu_);
-    if (depth_ == 0 && !closed_) {
-      const std::uint64_t epoch = interrupt_epoch_;
-      ++waiting_consumers_;
-      not_empty_.wait_for(lock, timeout, [&] { return depth_ != 0 || closed_ || interrupt_epoch_ != epoch; });
-      --waiting_consumers_;
+    const std::uint64_t epoch = interrupt_epoch_;
+    for (;;) {
+      if (take_under_lock(-1, [&](T& v) noexcept { out = std::move(v); })) {
+        finish_pops_locked(1);
+        return true;
+      }
+      const std::size_t c = count_.load(std::memory_order_seq_cst);
+      if ((c & ~kClosedBit) != 0) {
+        // A sender holds a place but has not published into it yet: it will in a moment.
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
+        continue;
+      }
+      if ((c & kClosedBit) != 0 || interrupt_epoch_ != epoch) return false;
+      waiting_consumers_.fetch_add(1, std::memory_order_seq_cst);
+      const bool woke = not_empty_.wait_until(lock, deadline, [&] {
+        return count_.load(std::memory_order_seq_cst) != 0 || interrupt_epoch_ != epoch;
+      });
+      waiting_consumers_.fetch_sub(1, std::memory_order_relaxed);
+      if (!woke) return false;
+      if (interrupt_epoch_ != epoch && (count_.load(std::memory_order_seq_cst) & ~kClosedBit) == 0) return false;
     }
-    if (depth_ == 0) return false;
-    take_front(out);
-    return true;
   }
   /// Takes the next message only if its priority is strictly above `floor`; false otherwise.
   /// Lets a consumer that already holds a message of priority `floor` serve newer, more
   /// urgent ones first without putting its own back.
   bool try_pop_above(T& out, Priority floor) {
     std::lock_guard<detail::SpinLock> lock(mu_);
-    if (depth_ == 0 || highest_lane() <= static_cast<int>(floor)) return false;
-    take_front(out);
+    if (!take_under_lock(static_cast<int>(floor), [&](T& v) noexcept { out = std::move(v); })) return false;
+    finish_pops_locked(1);
     return true;
   }
   /// Takes the first message, in service order, for which `pred(const T&)` is true; false if
-  /// none. Scans under the lock (O(depth)): for selective receives, not the hot path.
+  /// none. Scans under the lock (O(depth)): for selective receives, not the hot path. Moves
+  /// the ring's published Normal messages into the locked Normal lane first.
   template <class Pred>
   bool try_pop_if(T& out, Pred pred) {
     std::lock_guard<detail::SpinLock> lock(mu_);
+    migrate_ring();
     for (int w = 3; w >= 0; --w) {
       std::uint64_t bits = occupied_[w];
       while (bits != 0) {
@@ -1139,8 +1145,8 @@ class PriorityInbox {
           unlink_after(p, prev, n);
           out = std::move(*nodes_[n].get());
           release(n);
-          ++stats_.dequeued;
-          wake_producers();
+          ++locked_dequeued_;
+          finish_pops_locked(1);
           return true;
         }
       }
@@ -1148,30 +1154,34 @@ class PriorityInbox {
     return false;
   }
   /// Tagged messages queued now (see push()).
-  std::size_t tagged_size() const {
-    std::lock_guard<detail::SpinLock> lock(mu_);
-    return tagged_depth_;
-  }
-  /// Appends up to `max_count` messages, in service order, to `out` (a std::vector<T> or any
-  /// container with push_back(T&&)); returns how many.
+  std::size_t tagged_size() const noexcept { return tagged_depth_.load(std::memory_order_acquire); }
+  /// Appends up to `max_count` messages, in service order, to `out` (a std::vector<T>, a
+  /// detail::PacketFifo, or any container with push_back(T&&) that does not throw once
+  /// reserve()d; one without reserve() must not throw at all); returns how many.
   template <class Sink>
   std::size_t try_pop_batch(Sink& out, std::size_t max_count) {
-    std::lock_guard<detail::SpinLock> lock(mu_);
     std::size_t n = 0;
-    for (; n < max_count && depth_ != 0; ++n) {
-      const int p = highest_lane();
-      const std::uint32_t node = unlink_head(p);
-      out.push_back(std::move(*nodes_[node].get()));
-      release(node);
-      ++stats_.dequeued;
+    auto to_sink = [&](T& v) noexcept { out.push_back(std::move(v)); };
+    if (locked_depth_.load(std::memory_order_acquire) == 0) {
+      const std::size_t room = std::min(max_count, count_.load(std::memory_order_acquire) & ~kClosedBit);
+      reserve_room(out, room, 0);
+      while (n < room && pop_ring_into(to_sink)) ++n;
+      if (n != 0) finish_pops(n);
+      if (n == room || locked_depth_.load(std::memory_order_acquire) == 0) return n;
     }
-    if (n != 0) wake_producers();
-    return n;
-  }
-  /// Refuses further pushes (Closed) and wakes every waiter. Queued messages stay poppable.
-  void close() {
     std::lock_guard<detail::SpinLock> lock(mu_);
-    closed_ = true;
+    const std::size_t more = std::min(max_count - n, count_.load(std::memory_order_acquire) & ~kClosedBit);
+    reserve_room(out, more, 0);
+    std::size_t m = 0;
+    while (m < more && take_under_lock(-1, to_sink)) ++m;
+    if (m != 0) finish_pops_locked(m);
+    return n + m;
+  }
+  /// Refuses further pushes (Closed) and wakes every waiter. Queued messages stay poppable;
+  /// a push that took its place before close() is queued, none after.
+  void close() {
+    count_.fetch_or(kClosedBit, std::memory_order_seq_cst);
+    std::lock_guard<detail::SpinLock> lock(mu_);
     not_empty_.notify_all();
     not_full_.notify_all();
   }
@@ -1182,50 +1192,246 @@ class PriorityInbox {
     ++interrupt_epoch_;
     not_empty_.notify_all();
   }
-  /// Messages queued, read without the lock (may be stale): for spinning before parking.
-  std::size_t approx_size() const noexcept { return approx_depth_.load(std::memory_order_relaxed); }
+  /// Messages queued now, read without the lock (may be stale): for spinning before parking.
+  std::size_t approx_size() const noexcept { return count_.load(std::memory_order_relaxed) & ~kClosedBit; }
   /// The highest priority queued, or -1 when empty; read without the lock (may be stale).
-  int approx_top_priority() const noexcept { return top_hint_.load(std::memory_order_relaxed); }
-  /// Whether close() was called.
-  bool closed() const {
-    std::lock_guard<detail::SpinLock> lock(mu_);
-    return closed_;
+  int approx_top_priority() const noexcept {
+    const int locked_top = top_hint_.load(std::memory_order_relaxed);
+    const bool ring_busy = approx_size() > locked_depth_.load(std::memory_order_relaxed);
+    return ring_busy ? std::max(locked_top, kNormal) : locked_top;
   }
-  /// Removes and returns every queued message in service order (counted as dequeued).
+  /// Whether close() was called.
+  bool closed() const noexcept { return (count_.load(std::memory_order_acquire) & kClosedBit) != 0; }
+  /// Removes and returns every queued message in service order (counted as dequeued). On a
+  /// closed inbox it also waits for pushes that took their place before close() to land.
   std::vector<T> drain() {
     std::vector<T> out;
-    try_pop_batch(out, std::numeric_limits<std::size_t>::max());
-    return out;
+    for (;;) {
+      try_pop_batch(out, std::numeric_limits<std::size_t>::max());
+      const std::size_t c = count_.load(std::memory_order_acquire);
+      if ((c & kClosedBit) == 0 || (c & ~kClosedBit) == 0) return out;
+      std::this_thread::yield();
+    }
   }
-  /// Messages queued now.
-  std::size_t size() const {
-    std::lock_guard<detail::SpinLock> lock(mu_);
-    return depth_;
-  }
+  /// Messages queued now (including pushes between taking their place and publishing).
+  std::size_t size() const noexcept { return count_.load(std::memory_order_acquire) & ~kClosedBit; }
   /// Maximum messages queued.
   std::size_t capacity() const noexcept { return capacity_; }
   /// The strategy given at construction.
   BackpressureStrategy strategy() const noexcept { return strategy_; }
-  /// A consistent snapshot of the counters.
+  /// A snapshot of the counters; exact when no push or pop runs meanwhile.
   InboxStats stats() const {
     std::lock_guard<detail::SpinLock> lock(mu_);
-    InboxStats s = stats_;
-    s.depth = depth_;
+    InboxStats s;
+    const std::uint64_t ring_out = ring_.claimed_by_consumers();  // first: ring_in >= ring_out
+    const std::uint64_t ring_in = ring_.claimed_by_producers();
+    s.enqueued = locked_enqueued_ + ring_in;
+    s.dequeued = locked_dequeued_ + (ring_out - ring_evicted_ - ring_migrated_);
+    s.dropped = dropped_;
+    s.rejected = rejected_.load(std::memory_order_relaxed);
+    const std::uint64_t gone = s.dequeued + s.dropped;
+    s.depth = static_cast<std::size_t>(s.enqueued > gone ? s.enqueued - gone : 0);
+    s.high_water = high_water_.load(std::memory_order_relaxed);
     return s;
   }
 
  private:
   static constexpr std::uint32_t kNil = 0xFFFFFFFFu;
+  static constexpr int kNormal = static_cast<int>(Priority::Normal);
+  // Set in count_ by close(): every later reservation sees a count above the capacity.
+  static constexpr std::size_t kClosedBit = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);
   struct Node {
     alignas(T) unsigned char bytes[sizeof(T)];
     std::uint32_t next;
     bool tagged;
     T* get() noexcept { return std::launder(reinterpret_cast<T*>(bytes)); }
   };
+  struct Entry {  // a ring element
+    template <class U>
+    Entry(U&& v, bool t) noexcept : item(std::forward<U>(v)), tagged(t) {}
+    T item;
+    bool tagged;
+  };
 
-  EnqueueStatus refuse(EnqueueStatus why) {
-    ++stats_.rejected;
+  static std::size_t checked_capacity(std::size_t capacity) {
+    if (capacity == 0 || capacity > (std::size_t{1} << 31))
+      detail::raise(ErrorCode::InvalidArgument,
+                    "PriorityInbox: capacity must be in 1..2^31, got " + std::to_string(capacity));
+    return capacity;
+  }
+  static std::size_t ring_size(std::size_t capacity) noexcept {
+    std::size_t n = 1;
+    while (n < capacity) n <<= 1;
+    return n;
+  }
+  template <class C>
+  static auto reserve_room(C& c, std::size_t n, int) -> decltype(c.reserve(n), void()) {
+    c.reserve(c.size() + n);
+  }
+  template <class C>
+  static void reserve_room(C&, std::size_t, long) {}
+
+  // Takes a place in count_: the depth with it, or 0 when full or closed.
+  std::size_t reserve() noexcept {
+    const std::size_t before = count_.fetch_add(1, std::memory_order_seq_cst);
+    if (before < capacity_) return before + 1;
+    count_.fetch_sub(1, std::memory_order_seq_cst);
+    return 0;
+  }
+  // U&& constructs T without throwing.
+  template <class U>
+  EnqueueStatus push_nothrow(U&& item, int priority, std::chrono::nanoseconds block_timeout, bool tagged) {
+    bool dropped = false;
+    std::size_t depth = reserve();
+    if (depth == 0) {
+      const EnqueueStatus why = reserve_slow(block_timeout, dropped, depth);
+      if (why != EnqueueStatus::Enqueued) return why;
+    }
+    for (std::size_t hw = high_water_.load(std::memory_order_relaxed);
+         depth > hw && !high_water_.compare_exchange_weak(hw, depth, std::memory_order_relaxed);) {
+    }
+    if (tagged) tagged_depth_.fetch_add(1, std::memory_order_relaxed);
+    if (priority == kNormal) {
+      // The place is ours, so a slot is free, unless a slower consumer still empties the slot
+      // a lap back (a DropOldest evictor racing the worker): then it is free in a moment.
+      while (!ring_.try_emplace(std::forward<U>(item), tagged)) std::this_thread::yield();
+      // Dekker with pop(): our count_ add came before this load; a consumer's waiting_ add
+      // comes before its count_ load. One of us sees the other.
+      if (waiting_consumers_.load(std::memory_order_seq_cst) != 0) {
+        std::lock_guard<detail::SpinLock> lock(mu_);  // orders the notify after its predicate check
+        not_empty_.notify_one();
+      }
+    } else {
+      std::lock_guard<detail::SpinLock> lock(mu_);
+      const std::uint32_t n = free_;  // our place guarantees a node: locked messages < capacity
+      free_ = nodes_[n].next;
+      ::new (static_cast<void*>(nodes_[n].bytes)) T(std::forward<U>(item));
+      nodes_[n].tagged = tagged;
+      link_tail(static_cast<std::uint8_t>(priority), n);
+      ++locked_enqueued_;
+      if (waiting_consumers_.load(std::memory_order_relaxed) != 0) not_empty_.notify_one();
+    }
+    return dropped ? EnqueueStatus::EnqueuedDroppedOldest : EnqueueStatus::Enqueued;
+  }
+  // The full inbox: Reject refuses, DropOldest evicts and takes over the evicted message's
+  // place (one drop per push, exactly), Block waits for a place.
+  EnqueueStatus reserve_slow(std::chrono::nanoseconds block_timeout, bool& dropped, std::size_t& depth) {
+    using clock = std::chrono::steady_clock;
+    const clock::time_point start = clock::now();
+    const std::chrono::nanoseconds limit = std::min(block_timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
+    std::unique_lock<detail::SpinLock> lock(mu_);
+    for (;;) {
+      if ((count_.load(std::memory_order_seq_cst) & kClosedBit) != 0) return refuse(EnqueueStatus::Closed);
+      if ((depth = reserve()) != 0) return EnqueueStatus::Enqueued;
+      switch (strategy_) {
+        case BackpressureStrategy::Reject:
+          return refuse(EnqueueStatus::Full);
+        case BackpressureStrategy::DropOldest:
+          if (evict_oldest_lowest()) {
+            dropped = true;
+            depth = capacity_;  // the evicted message's place, at the full mark
+            return EnqueueStatus::Enqueued;
+          }
+          // Every queued message is in flight (being published or taken): let it land.
+          lock.unlock();
+          std::this_thread::yield();
+          lock.lock();
+          break;
+        case BackpressureStrategy::Block: {
+          // Consumers wake blocked producers only once the inbox is down to half full
+          // (finish_pops), so that a producer refills it in one go instead of waking for
+          // every slot. The 1 ms slices bound the wait when a slot opened but the consumer
+          // stopped before reaching that mark (paused, or a loop kernel not receiving).
+          const std::chrono::nanoseconds waited = clock::now() - start;
+          if (waited >= limit) return refuse(EnqueueStatus::Full);
+          waiting_producers_.fetch_add(1, std::memory_order_seq_cst);
+          not_full_.wait_for(lock, std::min<std::chrono::nanoseconds>(limit - waited, std::chrono::milliseconds(1)), [&] {
+            const std::size_t c = count_.load(std::memory_order_seq_cst);
+            return (c & kClosedBit) != 0 || c < capacity_;
+          });
+          waiting_producers_.fetch_sub(1, std::memory_order_relaxed);
+          break;
+        }
+      }
+    }
+  }
+  EnqueueStatus refuse(EnqueueStatus why) noexcept {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
     return why;
+  }
+  template <class Take>
+  bool pop_ring_into(Take& take) noexcept {
+    return ring_.try_consume([&](Entry& e) noexcept {
+      if (e.tagged) tagged_depth_.fetch_sub(1, std::memory_order_relaxed);
+      take(e.item);
+    });
+  }
+  bool pop_ring(T& out) noexcept {
+    auto take = [&](T& v) noexcept { out = std::move(v); };
+    return pop_ring_into(take);
+  }
+  // After n messages left the inbox: release their places, and wake blocked producers at the
+  // half-full mark (Dekker: our subtract comes before the waiting_producers_ load).
+  void finish_pops(std::size_t n) {
+    const std::size_t left = (count_.fetch_sub(n, std::memory_order_seq_cst) - n) & ~kClosedBit;
+    if (waiting_producers_.load(std::memory_order_seq_cst) != 0 && left <= capacity_ / 2) {
+      std::lock_guard<detail::SpinLock> lock(mu_);
+      not_full_.notify_all();
+    }
+  }
+  void finish_pops_locked(std::size_t n) {  // caller holds mu_
+    const std::size_t left = (count_.fetch_sub(n, std::memory_order_seq_cst) - n) & ~kClosedBit;
+    if (waiting_producers_.load(std::memory_order_seq_cst) != 0 && left <= capacity_ / 2) not_full_.notify_all();
+  }
+  // Caller holds mu_. Hands the next message above `floor` (-1: any) in service order to
+  // `take`: locked lanes above Normal, the locked Normal lane (older), the ring, lower lanes.
+  template <class Take>
+  bool take_under_lock(int floor, Take&& take) {
+    const int top = highest_lane();
+    if (top >= kNormal && top > floor) return take_locked(top, take);
+    if (kNormal > floor && pop_ring_into(take)) return true;
+    if (top > floor) return take_locked(top, take);
+    return false;
+  }
+  template <class Take>
+  bool take_locked(int lane, Take& take) {
+    const std::uint32_t n = unlink_head(lane);
+    take(*nodes_[n].get());
+    release(n);
+    ++locked_dequeued_;
+    return true;
+  }
+  // Caller holds mu_. Moves the ring's published messages to the tail of the locked Normal
+  // lane (they are newer than any there), so a scan sees every message in service order.
+  void migrate_ring() {
+    while (ring_.try_consume([&](Entry& e) noexcept {
+      const std::uint32_t n = free_;  // ring + locked messages <= count_ <= capacity: a node is free
+      free_ = nodes_[n].next;
+      ::new (static_cast<void*>(nodes_[n].bytes)) T(std::move(e.item));
+      nodes_[n].tagged = e.tagged;
+      link_tail(static_cast<std::uint8_t>(kNormal), n);
+    })) {
+      ++ring_migrated_;
+    }
+  }
+  // Caller holds mu_. Evicts the oldest message of the lowest priority queued, keeping its
+  // place in count_ for the caller; false when none could be taken now.
+  bool evict_oldest_lowest() {
+    const int low = lowest_lane();
+    auto discard = [](T&) noexcept {};
+    bool evicted = false;
+    if (low >= 0 && low <= kNormal) {
+      evicted = take_locked(low, discard);
+      --locked_dequeued_;  // take_locked counted a dequeue: this is a drop
+    } else if (pop_ring_into(discard)) {
+      ++ring_evicted_;
+      evicted = true;
+    } else if (low >= 0) {
+      evicted = take_locked(low, discard);
+      --locked_dequeued_;
+    }
+    if (evicted) ++dropped_;
+    return evicted;
   }
   void link_tail(std::uint8_t p, std::uint32_t n) {
     nodes_[n].next = kNil;
@@ -1236,6 +1442,8 @@ class PriorityInbox {
       nodes_[lane_tail_[p]].next = n;
     }
     lane_tail_[p] = n;
+    if (static_cast<int>(p) > top_hint_.load(std::memory_order_relaxed)) top_hint_.store(p, std::memory_order_relaxed);
+    locked_depth_.store(locked_depth_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
   std::uint32_t unlink_head(int p) {
     const std::uint32_t n = lane_head_[p];
@@ -1251,9 +1459,8 @@ class PriorityInbox {
       occupied_[p >> 6] &= ~(std::uint64_t{1} << (p & 63));
       top_hint_.store(highest_lane(), std::memory_order_relaxed);
     }
-    tagged_depth_ -= nodes_[n].tagged ? 1 : 0;
-    --depth_;
-    approx_depth_.store(depth_, std::memory_order_relaxed);
+    if (nodes_[n].tagged) tagged_depth_.fetch_sub(1, std::memory_order_relaxed);
+    locked_depth_.store(locked_depth_.load(std::memory_order_relaxed) - 1, std::memory_order_release);
   }
   void release(std::uint32_t n) {
     nodes_[n].get()->~T();
@@ -1270,41 +1477,35 @@ class PriorityInbox {
       if (occupied_[w] != 0) return w * 64 + __builtin_ctzll(occupied_[w]);
     return -1;
   }
-  void take_front(T& out) {
-    const std::uint32_t n = unlink_head(highest_lane());
-    out = std::move(*nodes_[n].get());
-    release(n);
-    ++stats_.dequeued;
-    wake_producers();
-  }
-  // Caller holds mu_. See push(): blocked producers are woken at the half-full mark.
-  void wake_producers() {
-    if (waiting_producers_ != 0 && depth_ <= capacity_ / 2) not_full_.notify_all();
-  }
-  void evict_oldest_lowest() {
-    release(unlink_head(lowest_lane()));
-    ++stats_.dropped;
-  }
 
-  mutable detail::SpinLock mu_;
+  const std::size_t capacity_;
+  const BackpressureStrategy strategy_;
+  detail::SequencedRing<Entry, true> ring_;  // Normal priority; its head and tail have their own lines
+  // Places taken (queued + being published), plus kClosedBit: every sender and consumer.
+  alignas(cache_line_size) std::atomic<std::size_t> count_{0};
+  // Read on every push or pop, written rarely.
+  alignas(cache_line_size) std::atomic<std::size_t> locked_depth_{0};  // messages in the locked lanes
+  std::atomic<int> top_hint_{-1};                                      // highest non-empty locked lane
+  std::atomic<int> waiting_consumers_{0};
+  std::atomic<int> waiting_producers_{0};
+  std::atomic<std::size_t> high_water_{0};
+  alignas(cache_line_size) std::atomic<std::size_t> tagged_depth_{0};
+  std::atomic<std::uint64_t> rejected_{0};
+  // The locked lanes and their counters, under mu_.
+  alignas(cache_line_size) mutable detail::SpinLock mu_;
   std::condition_variable_any not_empty_;  // waited on only by parked consumers (waiting_consumers_)
   std::condition_variable_any not_full_;   // waited on only by blocked producers (waiting_producers_)
   std::unique_ptr<Node[]> nodes_;
-  std::size_t capacity_;
-  std::size_t depth_ = 0;
-  std::size_t tagged_depth_ = 0;
   std::uint32_t free_ = kNil;
   std::uint32_t lane_head_[256];
   std::uint32_t lane_tail_[256];
   std::uint64_t occupied_[4] = {0, 0, 0, 0};  // bit p set: lane p non-empty
-  std::atomic<std::size_t> approx_depth_{0};
-  std::atomic<int> top_hint_{-1};  // highest non-empty lane, written under mu_
   std::uint64_t interrupt_epoch_ = 0;
-  int waiting_consumers_ = 0;
-  int waiting_producers_ = 0;
-  bool closed_ = false;
-  BackpressureStrategy strategy_;
-  InboxStats stats_;
+  std::uint64_t locked_enqueued_ = 0;  // pushes into the locked lanes
+  std::uint64_t locked_dequeued_ = 0;  // pops from the locked lanes (migrated messages included)
+  std::uint64_t ring_evicted_ = 0;     // ring messages dropped by DropOldest
+  std::uint64_t ring_migrated_ = 0;    // ring messages moved into the locked Normal lane
+  std::uint64_t dropped_ = 0;
 };
 
 // ============================================================================================
@@ -1932,6 +2133,10 @@ class PacketFifo {
     slots_[--head_ & mask_] = std::move(p);  // indices wrap modulo 2^64, a multiple of the capacity
   }
   void pop_front() noexcept { ++head_; }
+  /// Grows to hold at least `n` packets, so that push_back does not allocate until then.
+  void reserve(std::size_t n) {
+    while (capacity_ < n) grow();
+  }
   /// Removes element i (0 = front), keeping the order of the others.
   void erase_at(std::size_t i) {
     for (std::size_t n = size(); i + 1 < n; ++i) (*this)[i] = std::move((*this)[i + 1]);
