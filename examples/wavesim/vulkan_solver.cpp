@@ -32,6 +32,9 @@ const std::uint32_t kHaloSpv[] = {
 const std::uint32_t kSourcesSpv[] = {
 #include "wave_sources.spv.inc"
 };
+const std::uint32_t kStreamSpv[] = {
+#include "wave_stream.spv.inc"
+};
 
 constexpr std::uint32_t kBindings = 7;           // wavesim_common.glsl's descriptor set
 constexpr std::uint32_t kStepGroupX = 64;        // wave_step.comp's local size
@@ -160,8 +163,9 @@ class Buffer {
 
 class VulkanSolver final : public Solver {
  public:
-  VulkanSolver(const Scene& scene, const SolverOptions& options, int tiles_x, int tiles_y)
-      : scene_((scene.validate(), scene)), tx_(tiles_x), ty_(tiles_y) {
+  /// `roofline`: wave_stream.comp instead of wave_step.comp (make_vulkan_roofline_solver).
+  VulkanSolver(const Scene& scene, const SolverOptions& options, int tiles_x, int tiles_y, bool roofline = false)
+      : scene_((scene.validate(), scene)), tx_(tiles_x), ty_(tiles_y), roofline_(roofline) {
     const vk::DeviceInfo info = pick_device(options.device);
     dev_ = vk::device_access(info.ordinal);
     const double k = scene_.courant_number();
@@ -180,7 +184,7 @@ class VulkanSolver final : public Solver {
   VulkanSolver(const VulkanSolver&) = delete;
   VulkanSolver& operator=(const VulkanSolver&) = delete;
 
-  std::string backend_name() const override { return "vulkan: " + dev_.info.name; }
+  std::string backend_name() const override { return (roofline_ ? "vulkan roofline: " : "vulkan: ") + dev_.info.name; }
   std::string layout() const override { return std::to_string(tx_) + " x " + std::to_string(ty_) + " tiles"; }
   std::uint64_t step() const override { return step_; }
 
@@ -367,7 +371,8 @@ class VulkanSolver final : public Solver {
     pli.pushConstantRangeCount = 1;
     pli.pPushConstantRanges = &pr;
     check(vkCreatePipelineLayout(dev_.device, &pli, nullptr, &pipeline_layout_), "vkCreatePipelineLayout");
-    make_pipeline(kStepSpv, sizeof kStepSpv, "wave_step", step_module_, step_pipeline_);
+    if (roofline_) make_pipeline(kStreamSpv, sizeof kStreamSpv, "wave_stream", step_module_, step_pipeline_);
+    else make_pipeline(kStepSpv, sizeof kStepSpv, "wave_step", step_module_, step_pipeline_);
     make_pipeline(kHaloSpv, sizeof kHaloSpv, "wave_halo", halo_module_, halo_pipeline_);
     make_pipeline(kSourcesSpv, sizeof kSourcesSpv, "wave_sources", sources_module_, sources_pipeline_);
 
@@ -548,6 +553,7 @@ class VulkanSolver final : public Solver {
 
   Scene scene_;
   int tx_, ty_;
+  bool roofline_;
   vk::DeviceAccess dev_;
   float k2_ = 0;
   double dt_ = 0;
@@ -578,13 +584,21 @@ std::unique_ptr<Solver> make_registered(const Scene& scene, const SolverOptions&
 
 std::string auto_refusal_fn() { return vulkan_auto_refusal(); }
 
-}  // namespace
-
-std::unique_ptr<Solver> make_vulkan_solver(const Scene& scene, const SolverOptions& options) {
+std::unique_ptr<Solver> make_checked(const Scene& scene, const SolverOptions& options, bool roofline) {
   scene.validate();
   int tx = 0, ty = 0;
   choose_tiles(scene, options, tx, ty);
-  return make_registered(scene, options, tx, ty);
+  return std::unique_ptr<Solver>(new VulkanSolver(scene, options, tx, ty, roofline));
+}
+
+}  // namespace
+
+std::unique_ptr<Solver> make_vulkan_solver(const Scene& scene, const SolverOptions& options) {
+  return make_checked(scene, options, false);
+}
+
+std::unique_ptr<Solver> make_vulkan_roofline_solver(const Scene& scene, const SolverOptions& options) {
+  return make_checked(scene, options, true);
 }
 
 void register_vulkan_backend() {

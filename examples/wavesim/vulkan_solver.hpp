@@ -31,6 +31,11 @@ namespace wavesim {
 /// Not thread-safe (one thread drives it, as every Solver); several solvers may share a device.
 std::unique_ptr<Solver> make_vulkan_solver(const Scene& scene, const SolverOptions& options = SolverOptions{});
 
+/// The Vulkan roofline for wavesim_bench: the same solver (split, buffers, passes, submissions)
+/// with wave_stream.comp in place of the stencil — the scheme's 16 bytes per cell of traffic
+/// without its arithmetic. Its field is not a wave solution. Throws as make_vulkan_solver.
+std::unique_ptr<Solver> make_vulkan_roofline_solver(const Scene& scene, const SolverOptions& options = SolverOptions{});
+
 /// Registers the Vulkan backend with make_solver / `--backend vulkan` (thread-safe; idempotent).
 /// `--backend auto` passes it over when no usable Vulkan device is a GPU (lavapipe, a CPU
 /// implementation, is slower than the CPU backend), so auto stays on the CPU there.
