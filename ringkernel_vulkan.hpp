@@ -33,7 +33,8 @@
 // dispatch return, publishes what it finished and puts the rest back at the inbox's front.
 //
 // TABLE OF CONTENTS
-//   V1. Device layer      >>vk-device   DeviceInfo, enumerate_devices, validation, result_name
+//   V1. Device layer      >>vk-device   DeviceInfo, enumerate_devices, validation, result_name,
+//                                       device_access + queue_submit (your own compute work)
 //   V2. Programs          >>vk-program  glsl_prelude, Program (SPIR-V words, checked)
 //   V3. Kernels           >>vk-kernel   KernelOptions, Link (device-side K2K ring), launch
 //   V4. Shared layouts    >>vk-layout   SharedBlock = ControlBlock + TelemetryBuffer + ring indices
@@ -126,6 +127,37 @@ RINGKERNEL_API std::vector<std::string> validation_messages();
 
 /// The VkResult's enumerator name ("VK_ERROR_DEVICE_LOST"), or "VkResult(<n>)". Never null.
 RINGKERNEL_API const char* result_name(VkResult result) noexcept;
+
+/// The logical device ringkernel opened for one ordinal: the same VkDevice and queue its kernels
+/// on that ordinal use, for a program that records its own compute work beside them (its own
+/// pipelines, buffers and command buffers; WaveSim's Vulkan solver does). The handles stay valid
+/// for the life of the process: ringkernel never destroys an opened device. Value type.
+struct DeviceAccess {
+  int ordinal = -1;
+  VkInstance instance = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_device = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  /// One compute queue. Submit to it only through queue_submit, which holds the lock the
+  /// kernels' supervisors hold (vkQueueSubmit needs external synchronization).
+  VkQueue queue = VK_NULL_HANDLE;
+  std::uint32_t queue_family = 0;
+  /// The device's memory types and heaps (for choosing where a buffer lives).
+  VkPhysicalDeviceMemoryProperties memory{};
+  DeviceInfo info;
+};
+/// Opens the device with this ordinal (once per process; later calls and kernels share it) and
+/// returns its handles. The device functions (vkCreateBuffer, vkCmdDispatch, ...) are volk's
+/// and work once this returns. Throws VulkanError naming the devices when the ordinal does not
+/// exist, or why the device cannot run ringkernel kernels (DeviceInfo::unsupported), and what
+/// enumerate_devices() throws. Thread-safe.
+RINGKERNEL_API DeviceAccess device_access(int ordinal);
+/// vkQueueSubmit(queue, count, submits, fence) on the device's queue under ringkernel's queue
+/// lock, first asking every ringkernel kernel's running dispatch on that device to return as
+/// soon as it is idle (drivers with one queue, lavapipe among them, run dispatches one after
+/// another, so an idle persistent kernel would otherwise delay this work by its idle budget).
+/// Returns vkQueueSubmit's result. Throws VulkanError for an ordinal that does not exist or
+/// cannot be opened (as device_access). Thread-safe.
+RINGKERNEL_API VkResult queue_submit(int ordinal, std::uint32_t count, const VkSubmitInfo* submits, VkFence fence);
 
 // ============================================================================================
 // V2. Programs                                                                   >>vk-program
@@ -1576,6 +1608,27 @@ DeviceInfo device_info(int ordinal) {
   if (ordinal < 0 || static_cast<std::size_t>(ordinal) >= s.devices.size())
     detail::raise(ErrorCode::VulkanFailure, detail::no_such_device(s, ordinal));
   return s.devices[static_cast<std::size_t>(ordinal)].info;
+}
+
+DeviceAccess device_access(int ordinal) {
+  const std::shared_ptr<detail::Device> dev = detail::open_device(ordinal);
+  DeviceAccess a;
+  a.ordinal = ordinal;
+  a.instance = detail::instance_state().handle;  // set once, before any device opens; never changes
+  a.physical_device = dev->physical;
+  a.device = dev->handle;
+  a.queue = dev->queue;
+  a.queue_family = dev->queue_family;
+  a.memory = dev->memory;
+  a.info = dev->info;
+  return a;
+}
+
+VkResult queue_submit(int ordinal, std::uint32_t count, const VkSubmitInfo* submits, VkFence fence) {
+  const std::shared_ptr<detail::Device> dev = detail::open_device(ordinal);
+  std::lock_guard<std::mutex> lk(dev->queue_mu);
+  for (RingIndices* other : dev->running) ::ringkernel::detail::atomic_store(&other->yield_request, std::uint64_t{1});
+  return vkQueueSubmit(dev->queue, count, submits, fence);
 }
 
 int find_device(const std::string& name_part) {

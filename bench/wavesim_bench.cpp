@@ -10,10 +10,20 @@
 //       threads, same barrier: the bandwidth the machine gives this access pattern. "% roof"
 //       is (cells/s x 16 B) / that bandwidth.
 // The actor and plain results are compared bit for bit after every run (exit 1 on a mismatch).
+// Where the build has WaveSim's Vulkan backend and a Vulkan device is present (lavapipe in CI),
+// each size also gets a `vulkan` row: the Vulkan solver (tiles in device buffers, halos
+// exchanged on the device, the example's default split) and its own roofline, wave_stream.comp
+// (the same passes and buffers, the scheme's 16 B/cell without the stencil), on the device named
+// in the header; its steps are sized to about a second of device time, and its field is
+// compared bit for bit with the single-grid reference at the same step.
 // Prints a table and writes JSON (--json PATH). --quick: 256^2 and 512^2 only, a few steps,
 // for the test suite (it checks the agreement, not the figures).
 #define RINGKERNEL_IMPLEMENTATION
 #include "ringkernel.hpp"
+#if defined(WAVESIM_HAVE_VULKAN)
+#include "ringkernel_vulkan.hpp"
+#include "vulkan_solver.hpp"
+#endif
 
 #include "scene.hpp"
 #include "solver.hpp"
@@ -131,7 +141,30 @@ struct Row {
   double actor_cps() const { return cells() * static_cast<double>(steps) / actor_s; }
   double plain_cps() const { return cells() * static_cast<double>(steps) / plain_s; }
   double roof_bps() const { return cells() * static_cast<double>(steps) * wavesim::kBytesPerCell / roof_s; }
+  // The Vulkan solver, if measured (vk_steps > 0).
+  std::uint64_t vk_steps = 0;
+  std::string vk_layout;
+  double vk_s = 0, vk_roof_s = 0;
+  bool vk_equal = true;
+  double vk_cps() const { return cells() * static_cast<double>(vk_steps) / vk_s; }
+  double vk_roof_bps() const { return cells() * static_cast<double>(vk_steps) * wavesim::kBytesPerCell / vk_roof_s; }
 };
+
+/// The Vulkan device the bench runs on, or "" (and why in `why`) when there is none.
+std::string vulkan_device(std::string& why) {
+#if defined(WAVESIM_HAVE_VULKAN)
+  try {
+    wavesim::register_vulkan_backend();
+    return wavesim::vulkan_device_name();
+  } catch (const std::exception& e) {
+    why = e.what();
+    return "";
+  }
+#else
+  why = "this build has no Vulkan backend for WaveSim";
+  return "";
+#endif
+}
 
 /// Untimed steps before each measurement (the same for actor and plain, so their fields still
 /// agree after the timed steps).
@@ -162,10 +195,14 @@ int main(int argc, char** argv) {
   const int reps = quick ? 1 : 3;
   std::printf("ringkernel %s wavesim_bench (%s)  cpu: %s  nproc: %d  load average: %.2f\n", RINGKERNEL_VERSION_STRING,
               quick ? "quick" : "full", cpu_model().c_str(), threads, load_average());
-  std::printf("scheme traffic %zu B/cell; plain and roofline on %d threads; actor tiles chosen as by the example\n\n",
+  std::printf("scheme traffic %zu B/cell; plain and roofline on %d threads; actor tiles chosen as by the example\n",
               wavesim::kBytesPerCell, threads);
-  std::printf("%6s %6s %-11s %12s %12s %12s %12s %10s %8s %8s %8s\n", "grid", "steps", "tiles", "actor st/s", "actor Mc/s",
-              "plain Mc/s", "roof GB/s", "actor/pl", "act%roof", "pl%roof", "equal");
+  std::string vk_why;
+  const std::string vk_device = vulkan_device(vk_why);
+  if (vk_device.empty()) std::printf("vulkan: not measured (%s)\n\n", vk_why.c_str());
+  else std::printf("vulkan: %s; rows 'vulkan': the Vulkan solver, roof = wave_stream.comp on the device, equal = vs reference\n\n", vk_device.c_str());
+  std::printf("%-7s %6s %6s %-11s %12s %12s %12s %12s %10s %8s %8s %8s\n", "backend", "grid", "steps", "tiles", "actor st/s",
+              "actor Mc/s", "plain Mc/s", "roof GB/s", "actor/pl", "act%roof", "pl%roof", "equal");
 
   std::vector<Row> rows;
   int failures = 0;
@@ -213,12 +250,60 @@ int main(int argc, char** argv) {
     r.roof_s = median(rt);
     if (!r.equal) ++failures;
     const double roof = r.roof_bps();
-    std::printf("%5d^2 %6llu %-11s %12.0f %12.1f %12.1f %12.2f %9.2fx %7.0f%% %7.0f%% %8s\n", n,
+    std::printf("%-7s %5d^2 %6llu %-11s %12.0f %12.1f %12.1f %12.2f %9.2fx %7.0f%% %7.0f%% %8s\n", "cpu", n,
                 static_cast<unsigned long long>(r.steps), r.layout.c_str(), static_cast<double>(r.steps) / r.actor_s,
                 r.actor_cps() / 1e6, r.plain_cps() / 1e6, roof / 1e9, r.actor_cps() / r.plain_cps(),
                 100.0 * r.actor_cps() * wavesim::kBytesPerCell / roof, 100.0 * r.plain_cps() * wavesim::kBytesPerCell / roof,
                 r.equal ? "yes" : "NO");
     std::fflush(stdout);
+#if defined(WAVESIM_HAVE_VULKAN)
+    if (!vk_device.empty()) {
+      // Steps for about a second of device time (a device may be far slower than the CPU).
+      wavesim::SolverOptions o;
+      o.backend = ringkernel::Backend::Vulkan;
+      std::vector<double> vt, vrt;
+      {
+        auto probe = wavesim::make_solver(scene, o);
+        probe->advance(kWarmup);
+        const double t0 = now_s();
+        probe->advance(8);
+        const double per_step = std::max(1e-7, (now_s() - t0) / 8);
+        r.vk_steps = quick ? 30 : static_cast<std::uint64_t>(std::min<double>(static_cast<double>(r.steps), std::max(10.0, 1.0 / per_step)));
+      }
+      for (int rep = 0; rep < reps; ++rep) {
+        {
+          auto solver = wavesim::make_solver(scene, o);
+          r.vk_layout = solver->layout();
+          solver->advance(kWarmup);
+          const double t0 = now_s();
+          solver->advance(r.vk_steps);
+          vt.push_back(now_s() - t0);
+          if (rep == 0) {
+            auto ref = wavesim::make_reference_solver(scene);
+            ref->advance(kWarmup + r.vk_steps);
+            const wavesim::Field a = solver->field(), b = ref->field();
+            r.vk_equal = std::memcmp(a.cur.data(), b.cur.data(), sizeof(float) * a.cur.size()) == 0 &&
+                         std::memcmp(a.prev.data(), b.prev.data(), sizeof(float) * a.prev.size()) == 0;
+          }
+        }
+        {
+          auto roof = wavesim::make_vulkan_roofline_solver(scene, o);
+          roof->advance(kWarmup);
+          const double t0 = now_s();
+          roof->advance(r.vk_steps);
+          vrt.push_back(now_s() - t0);
+        }
+      }
+      r.vk_s = median(vt);
+      r.vk_roof_s = median(vrt);
+      if (!r.vk_equal) ++failures;
+      std::printf("%-7s %5d^2 %6llu %-11s %12.0f %12.1f %12s %12.2f %10s %7.0f%% %8s %8s\n", "vulkan", n,
+                  static_cast<unsigned long long>(r.vk_steps), r.vk_layout.c_str(), static_cast<double>(r.vk_steps) / r.vk_s,
+                  r.vk_cps() / 1e6, "-", r.vk_roof_bps() / 1e9, "-", 100.0 * r.vk_cps() * wavesim::kBytesPerCell / r.vk_roof_bps(),
+                  "-", r.vk_equal ? "yes" : "NO");
+      std::fflush(stdout);
+    }
+#endif
     rows.push_back(r);
   }
 
@@ -245,8 +330,31 @@ int main(int argc, char** argv) {
                  r.actor_cps() * wavesim::kBytesPerCell / r.roof_bps(), r.plain_cps() * wavesim::kBytesPerCell / r.roof_bps(),
                  r.equal ? "true" : "false");
   }
-  std::fprintf(f, "\n  ],\n  \"ok\": %s\n}\n", failures == 0 ? "true" : "false");
+  std::fprintf(f, "\n  ],\n");
+  // The Vulkan rows: the same sizes, on the named device (absent: why not).
+  if (vk_device.empty()) {
+    std::fprintf(f, "  \"vulkan\": {\"device\": null, \"why_not\": \"");
+    for (char c : vk_why) std::fputc(c == '"' || c == '\\' ? '\'' : c, f);
+    std::fprintf(f, "\", \"sizes\": []},\n");
+  } else {
+    std::fprintf(f, "  \"vulkan\": {\"device\": \"%s\", \"sizes\": [", vk_device.c_str());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      std::fprintf(f,
+                   "%s\n    {\"n\": %d, \"steps\": %llu, \"tiles\": \"%s\", \"steps_per_s\": %.1f, \"cells_per_s\": %.0f, "
+                   "\"roofline_bytes_per_s\": %.0f, \"fraction_of_roofline\": %.4f, \"over_cpu_actor\": %.4f, \"bit_exact\": %s}",
+                   i ? "," : "", r.n, static_cast<unsigned long long>(r.vk_steps), r.vk_layout.c_str(),
+                   static_cast<double>(r.vk_steps) / r.vk_s, r.vk_cps(), r.vk_roof_bps(),
+                   r.vk_cps() * wavesim::kBytesPerCell / r.vk_roof_bps(), r.vk_cps() / r.actor_cps(), r.vk_equal ? "true" : "false");
+    }
+    std::fprintf(f, "\n  ]},\n");
+  }
+  std::fprintf(f, "  \"ok\": %s\n}\n", failures == 0 ? "true" : "false");
   std::fclose(f);
-  std::printf("\nchecks: %s\njson: %s\n", failures == 0 ? "actor and plain fields equal bit for bit: ok" : "FAILED", json.c_str());
+  std::printf("\nchecks: %s\njson: %s\n",
+              failures == 0 ? (vk_device.empty() ? "actor and plain fields equal bit for bit: ok"
+                                                 : "actor and plain fields equal bit for bit, vulkan equals the reference: ok")
+                            : "FAILED",
+              json.c_str());
   return failures == 0 ? 0 : 1;
 }

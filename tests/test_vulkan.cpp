@@ -130,6 +130,43 @@ TEST_CASE("a missing device is a clear error naming the device count") {
   }
 }
 
+TEST_CASE("device_access and queue_submit: a program's own work on the kernels' device and queue") {
+  const vk::DeviceAccess a = vk::device_access(0);
+  CHECK(a.ordinal == 0);
+  CHECK(a.instance != VK_NULL_HANDLE);
+  CHECK(a.physical_device != VK_NULL_HANDLE);
+  CHECK(a.device != VK_NULL_HANDLE);
+  CHECK(a.queue != VK_NULL_HANDLE);
+  CHECK(a.info.name == vk::device_info(0).name);
+  CHECK(a.memory.memoryTypeCount > 0);
+  const vk::DeviceAccess again = vk::device_access(0);
+  CHECK(again.device == a.device);  // opened once per process
+  CHECK(again.queue == a.queue);
+  // Beside a persistent kernel that is spinning idle in its dispatch: the submission asks it to
+  // return, so the fence signals at once rather than after the kernel's idle budget.
+  rk::Runtime rt = vulkan_runtime();
+  rk::KernelHandle k = vk::launch<Ping, Pong>(rt, "beside", echo_program());
+  CHECK(k.call<Pong>(Ping{1, 5, 0, 0}, 5s).value == 11);
+  VkFenceCreateInfo fi{};
+  fi.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+  VkFence fence = VK_NULL_HANDLE;
+  REQUIRE(vkCreateFence(a.device, &fi, nullptr, &fence) == VK_SUCCESS);
+  CHECK(vk::queue_submit(0, 0, nullptr, fence) == VK_SUCCESS);
+  CHECK(vkWaitForFences(a.device, 1, &fence, VK_TRUE, 5'000'000'000ull) == VK_SUCCESS);
+  vkDestroyFence(a.device, fence, nullptr);
+  CHECK(k.call<Pong>(Ping{2, 6, 0, 0}, 5s).value == 13);  // the kernel carries on
+  k.terminate();
+  // A missing ordinal: the same clear error as device_info.
+  const int missing = static_cast<int>(vk::enumerate_devices().size()) + 3;
+  try {
+    (void)vk::device_access(missing);
+    FAIL("device_access accepted a missing ordinal");
+  } catch (const rk::VulkanError& e) {
+    CHECK(std::string(e.what()).find("Vulkan device " + std::to_string(missing) + " does not exist") != std::string::npos);
+  }
+  CHECK_THROWS_AS(vk::queue_submit(missing, 0, nullptr, VK_NULL_HANDLE), rk::VulkanError);
+}
+
 TEST_CASE("bad SPIR-V blobs are refused with a VulkanError that says why") {
   const std::uint32_t garbage[] = {0xdeadbeefu, 1, 2, 3, 4, 5, 6, 7};
   const std::uint32_t swapped[] = {0x03022307u, 0, 0, 0, 0};

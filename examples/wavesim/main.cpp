@@ -8,6 +8,10 @@
 // 3 the requested backend is not in this build.
 #define RINGKERNEL_IMPLEMENTATION
 #include "ringkernel.hpp"
+#if defined(WAVESIM_HAVE_VULKAN)
+#include "ringkernel_vulkan.hpp"  // its implementation too (this TU defines RINGKERNEL_IMPLEMENTATION)
+#include "vulkan_solver.hpp"
+#endif
 
 #include "render.hpp"
 #include "scene.hpp"
@@ -39,7 +43,8 @@ const char* const kUsage =
     "  --courant K         Courant number c*dt/dx (overrides the scene; at most 1/sqrt(2))\n"
     "  --steps N           time steps (default 400)\n"
     "  --tiles TXxTY|auto  tile split (default auto: one tile per core)\n"
-    "  --backend B         auto, cpu, cuda or vulkan (default auto: the best in this build)\n"
+    "  --backend B         auto, cpu, cuda or vulkan (default auto: the best in this build; a GPU, not lavapipe)\n"
+    "  --device N          GPU backends: the device ordinal (default: the first usable)\n"
     "  --png FILE          final snapshot (default wavesim.png; 'none' writes no file)\n"
     "  --frames DIR        also write DIR/frame_NNNNN.png (0, 1, ...) every --every steps: an animation\n"
     "  --every K           steps between frames (default: steps / 50)\n"
@@ -58,6 +63,7 @@ struct Options {
   std::uint64_t steps = 400;
   int tiles_x = 0, tiles_y = 0;
   std::string backend = "auto";
+  int device = -1;
   std::string png = "wavesim.png";
   std::string frames_dir;
   std::uint64_t every = 0;
@@ -109,6 +115,8 @@ Options parse_args(int argc, char** argv) {
       if (v != "auto") parse_pair(a, v, o.tiles_x, o.tiles_y, 256);
     } else if (a == "--backend") {
       o.backend = value();
+    } else if (a == "--device") {
+      o.device = static_cast<int>(parse_count(a, value(), 0, 1024));
     } else if (a == "--png") {
       o.png = value();
     } else if (a == "--frames") {
@@ -198,7 +206,11 @@ std::string frame_path(const std::string& dir, std::size_t index) {
 
 int run(const Options& o) {
   const wavesim::Scene scene = load_scene(o);
+#if defined(WAVESIM_HAVE_VULKAN)
+  wavesim::register_vulkan_backend();
+#endif
   wavesim::SolverOptions so;
+  so.device = o.device;
   so.backend = wavesim::parse_backend(o.backend);
   so.tiles_x = o.tiles_x;
   so.tiles_y = o.tiles_y;

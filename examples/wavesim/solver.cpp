@@ -590,8 +590,9 @@ bool find_backend(ringkernel::Backend kind, TileBackend& out) {
 }  // namespace
 
 void register_tile_backend(ringkernel::Backend kind, const TileBackend& backend) {
-  if (kind == ringkernel::Backend::Auto || backend.make_kernel == nullptr)
-    throw ringkernel::Error(ringkernel::ErrorCode::InvalidArgument, "wavesim: a tile backend needs a concrete kind and a kernel factory");
+  if (kind == ringkernel::Backend::Auto || (backend.make_kernel == nullptr && backend.make_solver == nullptr))
+    throw ringkernel::Error(ringkernel::ErrorCode::InvalidArgument,
+                            "wavesim: a tile backend needs a concrete kind and a kernel or solver factory");
   Registry& r = registry();
   std::lock_guard<std::mutex> lk(r.mu);
   for (auto& e : r.entries)
@@ -622,7 +623,14 @@ const char* backend_label(ringkernel::Backend b) noexcept {
 
 ringkernel::Backend resolve_backend(ringkernel::Backend requested) {
   const std::vector<ringkernel::Backend> have = available_backends();
-  if (requested == ringkernel::Backend::Auto) return have.front();  // the CPU is always there
+  if (requested == ringkernel::Backend::Auto) {
+    for (ringkernel::Backend b : have) {
+      TileBackend tb;
+      if (!find_backend(b, tb)) continue;
+      if (tb.auto_refusal == nullptr || tb.auto_refusal().empty()) return b;
+    }
+    return ringkernel::Backend::Cpu;  // always registered, never refused
+  }
   if (std::find(have.begin(), have.end(), requested) != have.end()) return requested;
   std::string names;
   for (ringkernel::Backend b : have) names += (names.empty() ? "" : ", ") + std::string(backend_label(b));
@@ -671,6 +679,7 @@ std::unique_ptr<Solver> make_solver(const Scene& scene, const SolverOptions& opt
     throw ringkernel::Error(ringkernel::ErrorCode::BackendUnavailable, "wavesim: backend vanished from the registry");
   int tx = 0, ty = 0;
   choose_tiles(scene, options, tx, ty);
+  if (backend.make_solver != nullptr) return backend.make_solver(scene, options, tx, ty);
   return std::unique_ptr<Solver>(new TiledSolver(scene, backend, tx, ty));
 }
 

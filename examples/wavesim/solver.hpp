@@ -176,6 +176,9 @@ struct SolverOptions {
   ringkernel::Backend backend = ringkernel::Backend::Auto;
   int tiles_x = 0;  ///< 0 (with tiles_y 0): pick from the core count
   int tiles_y = 0;
+  /// GPU backends: the device ordinal (ringkernel's order: discrete GPUs first); -1 picks the
+  /// first usable device. The CPU backend ignores it.
+  int device = -1;
 };
 
 /// Makes the tile kernels of one backend. Value type.
@@ -189,15 +192,25 @@ struct TileBackend {
   ringkernel::Backend runtime_backend = ringkernel::Backend::Cpu;
   /// Builds one tile's kernel from its setup (called once per tile by make_solver).
   std::unique_ptr<TileKernel> (*make_kernel)(TileSetup setup) = nullptr;
+  /// Instead of make_kernel: builds the whole solver, for a backend that keeps every tile on
+  /// its device and exchanges the halos there (the Vulkan backend, vulkan_solver.hpp).
+  /// make_solver calls it with the validated scene, the options and the resolved split.
+  std::unique_ptr<Solver> (*make_solver)(const Scene& scene, const SolverOptions& options, int tiles_x,
+                                         int tiles_y) = nullptr;
+  /// Why `--backend auto` must pass this backend over on this machine (e.g. its only device is
+  /// a CPU implementation such as lavapipe), or "" when auto may pick it. Null: always eligible.
+  std::string (*auto_refusal)() = nullptr;
 };
 
 /// Registers the tile backend for `kind` (thread-safe; a later one replaces an earlier one).
+/// Throws ringkernel::Error(InvalidArgument) for Backend::Auto or neither factory.
 /// The CPU backend is always registered; a GPU build adds its own before calling make_solver.
 void register_tile_backend(ringkernel::Backend kind, const TileBackend& backend);
 /// The backends registered now, best first (CUDA, Vulkan, CPU).
 std::vector<ringkernel::Backend> available_backends();
-/// Auto -> the best available backend; any other kind is returned as it is if registered,
-/// else ringkernel::Error(BackendUnavailable) saying which backends this build has.
+/// Auto -> the best available backend whose auto_refusal (if any) is empty (the CPU is always
+/// eligible); any other kind is returned as it is if registered, else
+/// ringkernel::Error(BackendUnavailable) saying which backends this build has.
 ringkernel::Backend resolve_backend(ringkernel::Backend requested);
 
 /// The tile split `options` ask for (resolving 0 x 0 from the core count, at least 8 cells a side).
