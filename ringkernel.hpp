@@ -5413,12 +5413,15 @@ std::shared_ptr<ResourceGuard> default_guard() {
 }
 
 MemoryEstimate estimate_queue_memory(const LaunchOptions& options) noexcept {
-  // An inbox slot is the packet plus its link and tag, padded to the packet's alignment.
+  // An inbox holds each place twice: a locked-lane node (the packet plus its link and tag) and
+  // a slot of the lock-free Normal ring (sequence word, packet, tag), each padded to the
+  // packet's alignment.
   constexpr std::size_t align = alignof(detail::Packet);
-  constexpr std::size_t slot = (sizeof(detail::Packet) + sizeof(std::uint32_t) + sizeof(bool) + align - 1) / align * align;
+  constexpr std::size_t node = (sizeof(detail::Packet) + sizeof(std::uint32_t) + sizeof(bool) + align - 1) / align * align;
+  constexpr std::size_t ring_slot = (sizeof(std::uint64_t) + sizeof(detail::Packet) + sizeof(bool) + 2 * align - 1) / align * align;
   const std::uint64_t n = options.queue_capacity();
   MemoryEstimate e;
-  e.primary_bytes = n * slot;
+  e.primary_bytes = n * (node + ring_slot);
   e.auxiliary_bytes = n * sizeof(detail::Packet);
   e.peak_bytes = e.total_bytes();
   e.confidence = 0.9;
