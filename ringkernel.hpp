@@ -1401,6 +1401,10 @@ class PriorityInbox {
     ++locked_dequeued_;
     return true;
   }
+  void drop_locked(int lane) {
+    release(unlink_head(lane));
+    ++dropped_;
+  }
   // Caller holds mu_. Moves the ring's published messages to the tail of the locked Normal
   // lane (they are newer than any there), so a scan sees every message in service order.
   void migrate_ring() {
@@ -1419,19 +1423,17 @@ class PriorityInbox {
   bool evict_oldest_lowest() {
     const int low = lowest_lane();
     auto discard = [](T&) noexcept {};
-    bool evicted = false;
-    if (low >= 0 && low <= kNormal) {
-      evicted = take_locked(low, discard);
-      --locked_dequeued_;  // take_locked counted a dequeue: this is a drop
+    if (low >= 0 && low <= kNormal) {  // the locked Normal lane is older than the ring
+      drop_locked(low);
     } else if (pop_ring_into(discard)) {
       ++ring_evicted_;
-      evicted = true;
+      ++dropped_;
     } else if (low >= 0) {
-      evicted = take_locked(low, discard);
-      --locked_dequeued_;
+      drop_locked(low);
+    } else {
+      return false;
     }
-    if (evicted) ++dropped_;
-    return evicted;
+    return true;
   }
   void link_tail(std::uint8_t p, std::uint32_t n) {
     nodes_[n].next = kNil;

@@ -6,6 +6,7 @@
 
 #include "scene.hpp"
 #include "solver.hpp"
+#include "wavesim_scenes.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -18,19 +19,7 @@
 
 namespace {
 
-// A scene that exercises every feature: walls, an absorber, the sponge, all three sources.
-wavesim::Scene busy_scene(int w, int h) {
-  const std::string text = "grid " + std::to_string(w) + " " + std::to_string(h) +
-                           "\n"
-                           "spacing 0.01\nspeed 343\ncourant 0.6\n"
-                           "boundary absorbing 4\n"
-                           "wall 20 5 23 30\n"
-                           "absorber 30 30 40 38 0.4\n"
-                           "source sine 10 12 2500 1\n"
-                           "source point 40 20 3000 -2\n"
-                           "source impulse 30 15 1.5 2.5\n";
-  return wavesim::parse_scene(text);
-}
+using wavesim_test::busy_scene;
 
 bool same_bits(const wavesim::Field& a, const wavesim::Field& b) {
   return a.width == b.width && a.height == b.height && a.step == b.step && a.cur.size() == b.cur.size() &&

@@ -20,6 +20,7 @@
 #include "scene.hpp"
 #include "solver.hpp"
 #include "vulkan_solver.hpp"
+#include "wavesim_scenes.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -34,19 +35,7 @@ namespace vk = ringkernel::vulkan;
 
 namespace {
 
-// Every feature: walls, an absorber, the sponge, all three source kinds (as test_wavesim.cpp).
-wavesim::Scene busy_scene(int w, int h) {
-  const std::string text = "grid " + std::to_string(w) + " " + std::to_string(h) +
-                           "\n"
-                           "spacing 0.01\nspeed 343\ncourant 0.6\n"
-                           "boundary absorbing 4\n"
-                           "wall 20 5 23 30\n"
-                           "absorber 30 30 40 38 0.4\n"
-                           "source sine 10 12 2500 1\n"
-                           "source point 40 20 3000 -2\n"
-                           "source impulse 30 15 1.5 2.5\n";
-  return wavesim::parse_scene(text);
-}
+using wavesim_test::busy_scene;
 
 std::size_t differing(const wavesim::Field& a, const wavesim::Field& b) {
   if (a.cur.size() != b.cur.size() || a.prev.size() != b.prev.size()) return static_cast<std::size_t>(-1);
