@@ -3550,14 +3550,21 @@ HlcClock::HlcClock(std::uint32_t node_id, std::chrono::microseconds max_drift) :
 
 HlcTimestamp HlcClock::tick() noexcept {
   // Relaxed is enough: uniqueness and order come from the single atomic's modification order.
+  // The common case is one fetch_add: the state is at or past the wall clock (it moves by the
+  // coarse clock's tick, ~4 ms, and many ticks fall in between). A load before it would cost a
+  // second cache-line transfer whenever several threads tick.
   const std::uint64_t wall = detail::wall_micros_coarse() << logical_bits;
-  std::uint64_t s = state_.load(std::memory_order_relaxed);
-  while (s < wall) {
+  std::uint64_t s = state_.fetch_add(1, std::memory_order_relaxed) + 1;
+  while (s <= wall) {
     // The wall clock moved past the state: jump to it (logical 1, so that a now() that
-    // reported `wall` stays strictly below this tick).
-    if (state_.compare_exchange_weak(s, wall + 1, std::memory_order_relaxed)) return hlc_from_state(wall + 1, node_id_);
+    // reported `wall` stays strictly below this tick). The value taken above is skipped; a
+    // thread that raced us to the jump takes the next one.
+    std::uint64_t cur = s;
+    if (state_.compare_exchange_strong(cur, wall + 1, std::memory_order_relaxed)) return hlc_from_state(wall + 1, node_id_);
+    if (cur > wall) return hlc_from_state(state_.fetch_add(1, std::memory_order_relaxed) + 1, node_id_);
+    s = cur;  // another tick moved the state, still below the wall: try the jump again
   }
-  return hlc_from_state(state_.fetch_add(1, std::memory_order_relaxed) + 1, node_id_);
+  return hlc_from_state(s, node_id_);
 }
 
 HlcTimestamp HlcClock::now() const noexcept {
@@ -3857,7 +3864,6 @@ std::int64_t steady_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-inline void cpu_relax() noexcept { cpu_pause(); }
 
 // Nanoseconds on a monotonic scale for message latency (enqueue -> handler done), taken twice
 // per message per hop. On x86-64 with an invariant TSC (constant rate, never stops, in sync
@@ -4049,7 +4055,7 @@ class KernelCore {
     for (unsigned n = 1;; ++n) {
       if (inbox.approx_size() != 0 && refill(out)) return true;
       if (!run.load(std::memory_order_relaxed) || stop.load(std::memory_order_relaxed)) return false;
-      cpu_relax();
+      cpu_pause();
       if ((n & 15) == 0) {
         // With more busy threads than cores, a spinning worker would starve the very thread
         // that feeds it: give the core away now and then (a no-op when nothing else waits).
@@ -4149,7 +4155,7 @@ class KernelCore {
   void spin_for(Ready ready) const {
     std::int64_t end = 0;  // set at the first yield, as in pop_wait
     for (unsigned n = 1; !ready(); ++n) {
-      cpu_relax();
+      cpu_pause();
       if ((n & 15) == 0) {
         std::this_thread::yield();  // see pop_wait: never starve the kernel we wait for
         if (end == 0)
