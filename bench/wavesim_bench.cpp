@@ -16,13 +16,25 @@
 // (the same passes and buffers, the scheme's 16 B/cell without the stencil), on the device named
 // in the header; its steps are sized to about a second of device time, and its field is
 // compared bit for bit with the single-grid reference at the same step.
+// Where the build has WaveSim's CUDA backend and a CUDA device is present, each size also gets a
+// `cuda` row: the CUDA solver (auto mode: persistent cooperative kernel where the grid fits, else
+// per-step launches; the example's default split), the same solver forced to per-step launches,
+// the plain loop (cuda_plain_loop: one padded grid, no tiles or halos, a launch per step) and the
+// roofline (cuda_roofline: a streaming kernel at the scheme's 16 B/cell over arrays of the same
+// size), all on the device named in the header; steps sized to about half a second of device
+// time; the solver's field is compared bit for bit with the plain loop's. In full mode a sweep
+// of the persistent kernel's blocks per SM at 512^2 follows the table.
 // Prints a table and writes JSON (--json PATH). --quick: 256^2 and 512^2 only, a few steps,
-// for the test suite (it checks the agreement, not the figures).
+// for the test suite (it checks the agreement, not the figures). --sizes N,N,...: these grid
+// sides instead of the default list.
 #define RINGKERNEL_IMPLEMENTATION
 #include "ringkernel.hpp"
 #if defined(WAVESIM_HAVE_VULKAN)
 #include "ringkernel_vulkan.hpp"
 #include "vulkan_solver.hpp"
+#endif
+#if defined(WAVESIM_HAVE_CUDA)
+#include "cuda_solver.hpp"
 #endif
 
 #include "scene.hpp"
@@ -148,7 +160,35 @@ struct Row {
   bool vk_equal = true;
   double vk_cps() const { return cells() * static_cast<double>(vk_steps) / vk_s; }
   double vk_roof_bps() const { return cells() * static_cast<double>(vk_steps) * wavesim::kBytesPerCell / vk_roof_s; }
+  // The CUDA solver, if measured (cu_steps > 0).
+  std::uint64_t cu_steps = 0;
+  std::string cu_layout, cu_mode;
+  double cu_s = 0, cu_per_step_s = 0, cu_plain_s = 0, cu_roof_s = 0;
+  bool cu_equal = true;
+  double cu_cps() const { return cells() * static_cast<double>(cu_steps) / cu_s; }
+  double cu_per_step_cps() const { return cells() * static_cast<double>(cu_steps) / cu_per_step_s; }
+  double cu_plain_cps() const { return cells() * static_cast<double>(cu_steps) / cu_plain_s; }
+  double cu_roof_bps() const { return cells() * static_cast<double>(cu_steps) * wavesim::kBytesPerCell / cu_roof_s; }
 };
+
+/// The CUDA device the bench runs on, or "" (and why in `why`) when there is none.
+std::string cuda_device(std::string& why) {
+#if defined(WAVESIM_HAVE_CUDA)
+  why = wavesim::cuda_unavailable_reason();
+  if (!why.empty()) return "";
+  wavesim::register_cuda_backend();
+  return wavesim::cuda_device_name();
+#else
+  why = "this build has no CUDA backend for WaveSim";
+  return "";
+#endif
+}
+
+void json_string(std::FILE* f, const std::string& s) {
+  std::fputc('"', f);
+  for (char c : s) std::fputc(c == '"' || c == '\\' ? '\'' : c, f);
+  std::fputc('"', f);
+}
 
 /// The Vulkan device the bench runs on, or "" (and why in `why`) when there is none.
 std::string vulkan_device(std::string& why) {
@@ -180,18 +220,34 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   bool quick = false;
   std::string json = "wavesim_bench.json";
+  std::vector<int> sizes_arg;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
     } else if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
       json = argv[++i];
+    } else if (std::strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
+      const std::string list = argv[++i];
+      std::size_t at = 0;
+      while (at <= list.size()) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        const int n = std::atoi(list.substr(at, comma - at).c_str());
+        if (n < 16 || n > wavesim::kMaxGridSide) {
+          std::fprintf(stderr, "--sizes: each size must be in 16..%d, got '%s'\n", wavesim::kMaxGridSide,
+                       list.substr(at, comma - at).c_str());
+          return 2;
+        }
+        sizes_arg.push_back(n);
+        at = comma + 1;
+      }
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--json PATH]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--sizes N,N,...] [--json PATH]\n", argv[0]);
       return 2;
     }
   }
   const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const std::vector<int> sizes = quick ? std::vector<int>{256, 512} : std::vector<int>{256, 512, 1024, 2048, 4096};
+  const std::vector<int> sizes =
+      !sizes_arg.empty() ? sizes_arg : quick ? std::vector<int>{256, 512} : std::vector<int>{256, 512, 1024, 2048, 4096};
   const int reps = quick ? 1 : 3;
   std::printf("ringkernel %s wavesim_bench (%s)  cpu: %s  nproc: %d  load average: %.2f\n", RINGKERNEL_VERSION_STRING,
               quick ? "quick" : "full", cpu_model().c_str(), threads, load_average());
@@ -201,6 +257,13 @@ int main(int argc, char** argv) {
   const std::string vk_device = vulkan_device(vk_why);
   if (vk_device.empty()) std::printf("vulkan: not measured (%s)\n\n", vk_why.c_str());
   else std::printf("vulkan: %s; rows 'vulkan': the Vulkan solver, roof = wave_stream.comp on the device, equal = vs reference\n\n", vk_device.c_str());
+  std::string cu_why;
+  const std::string cu_device = cuda_device(cu_why);
+  if (cu_device.empty()) std::printf("cuda: not measured (%s)\n\n", cu_why.c_str());
+  else
+    std::printf("cuda: %s; rows 'cuda': the CUDA solver (auto mode), plain = cuda_plain_loop, roof = cuda_roofline "
+                "(16 B/cell streaming kernel), equal = vs the plain loop; a 'cuda mode' line follows each\n\n",
+                cu_device.c_str());
   std::printf("%-7s %6s %6s %-11s %12s %12s %12s %12s %10s %8s %8s %8s\n", "backend", "grid", "steps", "tiles", "actor st/s",
               "actor Mc/s", "plain Mc/s", "roof GB/s", "actor/pl", "act%roof", "pl%roof", "equal");
 
@@ -304,8 +367,101 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
 #endif
+#if defined(WAVESIM_HAVE_CUDA)
+    if (!cu_device.empty()) {
+      wavesim::SolverOptions o;
+      o.backend = ringkernel::Backend::Cuda;
+      wavesim::CudaTuning per_step;
+      per_step.mode = wavesim::CudaMode::PerStep;
+      {
+        // Steps for about half a second of device time.
+        auto probe = wavesim::make_cuda_solver(scene, o);
+        probe->advance(kWarmup + 64);
+        const double t0 = now_s();
+        probe->advance(256);
+        const double per_step_s = std::max(1e-8, (now_s() - t0) / 256);
+        r.cu_steps = quick ? 200 : static_cast<std::uint64_t>(std::min(200000.0, std::max(100.0, 0.5 / per_step_s)));
+      }
+      std::vector<double> ct, cpt, cpl, crt;
+      for (int rep = 0; rep < reps; ++rep) {
+        wavesim::Field solver_field;
+        {
+          auto solver = wavesim::make_cuda_solver(scene, o);
+          r.cu_layout = solver->layout();
+          r.cu_mode = solver->backend_name();
+          solver->advance(kWarmup);
+          const double t0 = now_s();
+          solver->advance(r.cu_steps);
+          ct.push_back(now_s() - t0);
+          if (rep == 0) solver_field = solver->field();
+        }
+        {
+          auto solver = wavesim::make_cuda_solver(scene, o, per_step);
+          solver->advance(kWarmup);
+          const double t0 = now_s();
+          solver->advance(r.cu_steps);
+          cpt.push_back(now_s() - t0);
+        }
+        const wavesim::CudaTiming plain = wavesim::cuda_plain_loop(scene, kWarmup, r.cu_steps);
+        cpl.push_back(plain.seconds);
+        if (rep == 0)
+          r.cu_equal = std::memcmp(plain.field.cur.data(), solver_field.cur.data(), sizeof(float) * solver_field.cur.size()) == 0 &&
+                       std::memcmp(plain.field.prev.data(), solver_field.prev.data(), sizeof(float) * solver_field.prev.size()) == 0;
+        crt.push_back(wavesim::cuda_roofline(scene.cells(), kWarmup, r.cu_steps).seconds);
+      }
+      r.cu_s = median(ct);
+      r.cu_per_step_s = median(cpt);
+      r.cu_plain_s = median(cpl);
+      r.cu_roof_s = median(crt);
+      if (!r.cu_equal) ++failures;
+      const double roof = r.cu_roof_bps();
+      std::printf("%-7s %5d^2 %6llu %-11s %12.0f %12.1f %12.1f %12.2f %9.2fx %7.0f%% %7.0f%% %8s\n", "cuda", n,
+                  static_cast<unsigned long long>(r.cu_steps), r.cu_layout.c_str(), static_cast<double>(r.cu_steps) / r.cu_s,
+                  r.cu_cps() / 1e6, r.cu_plain_cps() / 1e6, roof / 1e9, r.cu_cps() / r.cu_plain_cps(),
+                  100.0 * r.cu_cps() * wavesim::kBytesPerCell / roof, 100.0 * r.cu_plain_cps() * wavesim::kBytesPerCell / roof,
+                  r.cu_equal ? "yes" : "NO");
+      std::printf("  cuda mode: %s; per-step launches %.0f steps/s (%.1f Mcells/s), persistent/per-step %.2fx\n",
+                  r.cu_mode.c_str(), static_cast<double>(r.cu_steps) / r.cu_per_step_s, r.cu_per_step_cps() / 1e6,
+                  r.cu_cps() / r.cu_per_step_cps());
+      std::fflush(stdout);
+    }
+#endif
     rows.push_back(r);
   }
+
+  // The persistent kernel's grid size at 512^2: fewer blocks make the grid barrier cheaper, more
+  // hide memory latency better. Auto uses the occupancy limit (blocks_per_sm 0).
+  struct Sweep {
+    int blocks_per_sm;
+    std::string mode;
+    double steps_per_s;
+  };
+  std::vector<Sweep> sweep;
+#if defined(WAVESIM_HAVE_CUDA)
+  if (!cu_device.empty() && !quick) {
+    wavesim::Scene scene = wavesim::parse_scene("boundary reflecting\ncourant 0.5\n");
+    scene.width = scene.height = 512;
+    scene.sources.push_back(wavesim::Source{wavesim::SourceKind::Impulse, 512 / 3, 512 / 2, 0, 1.0, 512 / 32.0 + 1});
+    wavesim::SolverOptions o;
+    o.tiles_x = o.tiles_y = 1;
+    std::printf("\ncuda persistent kernel at 512^2, 1 x 1 tile, by blocks per SM (0: the occupancy limit):\n");
+    for (int bps : {1, 2, 4, 8, 0}) {
+      wavesim::CudaTuning t;
+      t.mode = wavesim::CudaMode::Persistent;
+      t.blocks_per_sm = bps;
+      auto solver = wavesim::make_cuda_solver(scene, o, t);
+      solver->advance(1000);
+      const std::uint64_t steps = 20000;
+      const double t0 = now_s();
+      solver->advance(steps);
+      const double sps = static_cast<double>(steps) / (now_s() - t0);
+      sweep.push_back(Sweep{bps, solver->backend_name(), sps});
+      std::printf("  blocks/SM %d: %.0f steps/s, %.1f Mcells/s  (%s)\n", bps, sps, sps * 512.0 * 512.0 / 1e6,
+                  solver->backend_name().c_str());
+    }
+    std::fflush(stdout);
+  }
+#endif
 
   std::FILE* f = std::fopen(json.c_str(), "w");
   if (f == nullptr) {
@@ -349,11 +505,48 @@ int main(int argc, char** argv) {
     }
     std::fprintf(f, "\n  ]},\n");
   }
+  // The CUDA rows (absent: why not) and the blocks-per-SM sweep.
+  if (cu_device.empty()) {
+    std::fprintf(f, "  \"cuda\": {\"device\": null, \"why_not\": ");
+    json_string(f, cu_why);
+    std::fprintf(f, ", \"sizes\": []},\n");
+  } else {
+    std::fprintf(f, "  \"cuda\": {\"device\": ");
+    json_string(f, cu_device);
+    std::fprintf(f, ", \"sizes\": [");
+    bool first = true;
+    for (const Row& r : rows) {
+      if (r.cu_steps == 0) continue;
+      std::fprintf(f, "%s\n    {\"n\": %d, \"steps\": %llu, \"tiles\": \"%s\", \"solver\": ", first ? "" : ",", r.n,
+                   static_cast<unsigned long long>(r.cu_steps), r.cu_layout.c_str());
+      first = false;
+      json_string(f, r.cu_mode);
+      std::fprintf(f,
+                   ", \"steps_per_s\": %.1f, \"cells_per_s\": %.0f, \"per_step_launch_steps_per_s\": %.1f, "
+                   "\"plain_steps_per_s\": %.1f, \"plain_cells_per_s\": %.0f, \"roofline_bytes_per_s\": %.0f, "
+                   "\"over_plain\": %.4f, \"fraction_of_roofline\": %.4f, \"plain_fraction_of_roofline\": %.4f, "
+                   "\"bit_exact_vs_plain\": %s}",
+                   static_cast<double>(r.cu_steps) / r.cu_s, r.cu_cps(), static_cast<double>(r.cu_steps) / r.cu_per_step_s,
+                   static_cast<double>(r.cu_steps) / r.cu_plain_s, r.cu_plain_cps(), r.cu_roof_bps(), r.cu_cps() / r.cu_plain_cps(),
+                   r.cu_cps() * wavesim::kBytesPerCell / r.cu_roof_bps(), r.cu_plain_cps() * wavesim::kBytesPerCell / r.cu_roof_bps(),
+                   r.cu_equal ? "true" : "false");
+    }
+    std::fprintf(f, "\n  ], \"persistent_512_by_blocks_per_sm\": [");
+    for (std::size_t i = 0; i < sweep.size(); ++i) {
+      std::fprintf(f, "%s{\"blocks_per_sm\": %d, \"steps_per_s\": %.1f, \"solver\": ", i ? ", " : "", sweep[i].blocks_per_sm,
+                   sweep[i].steps_per_s);
+      json_string(f, sweep[i].mode);
+      std::fprintf(f, "}");
+    }
+    std::fprintf(f, "]},\n");
+  }
   std::fprintf(f, "  \"ok\": %s\n}\n", failures == 0 ? "true" : "false");
   std::fclose(f);
   std::printf("\nchecks: %s\njson: %s\n",
-              failures == 0 ? (vk_device.empty() ? "actor and plain fields equal bit for bit: ok"
-                                                 : "actor and plain fields equal bit for bit, vulkan equals the reference: ok")
+              failures == 0 ? (vk_device.empty() ? (cu_device.empty() ? "actor and plain fields equal bit for bit: ok"
+                                                                      : "actor and plain fields equal bit for bit, cuda equals its plain loop: ok")
+                                                 : (cu_device.empty() ? "actor and plain fields equal bit for bit, vulkan equals the reference: ok"
+                                                                      : "actor and plain fields equal bit for bit, vulkan equals the reference, cuda equals its plain loop: ok"))
                             : "FAILED",
               json.c_str());
   return failures == 0 ? 0 : 1;

@@ -2,10 +2,15 @@
 # tests/gpu_run.sh — everything the CUDA backend needs checked on a GPU, in one bounded run.
 # Usage (repository root, GPU machine): OUT=/some/dir bash tests/gpu_run.sh
 # Writes to $OUT (default ./gpu-out): env.txt, build.log, cuda_host.txt, cuda_device.txt,
-# cuda_echo.txt, cuda_bench.txt + cuda_bench.json, memcheck.txt, racecheck.txt, synccheck.txt,
-# and summary.txt (one line per step with its exit status and seconds). Every step has its own
-# timeout, so the whole run stays under about 9 minutes even when something hangs; a step that
-# times out reports rc 124. Steps run in order of value: build, tests, bench, sanitizers.
+# cuda_echo.txt, cuda_bench.txt + cuda_bench.json, wavesim_cuda.txt, wavesim_example.txt +
+# wavesim_cuda.png, wavesim_bench.txt + wavesim_bench.json, memcheck.txt, racecheck.txt,
+# synccheck.txt, and summary.txt (one line per step with its exit status and seconds). Every
+# step has its own timeout; a step that times out reports rc 124. Steps run in order of value:
+# build, tests, bench, sanitizers. GPU_RUN_PARTS (default "core wavesim sanitizers") picks the
+# groups: core = the CUDA backend's tests, example and bench; wavesim = WaveSim's CUDA test,
+# example and bench (examples/wavesim/cuda_solver.cu); sanitizers = compute-sanitizer on the
+# core device suite. All three stay under about 10 minutes when nothing hangs; split them over
+# two calls (GPU_RUN_PARTS="core wavesim", then "sanitizers") where a call is limited to less.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-out}"
@@ -15,6 +20,8 @@ ARCH="${NVCC_ARCH:-sm_90}"
 BUILD="${BUILD_DIR:-build-gpu}"
 summary="$OUT/summary.txt"
 : >"$summary"
+PARTS="${GPU_RUN_PARTS:-core wavesim sanitizers}"
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 # run NAME TIMEOUT_S CMD...: runs CMD with output in $OUT/NAME.txt, records rc and seconds.
 run() {
@@ -68,13 +75,54 @@ echo "build rc=$rc $((SECONDS - start))s" | tee -a "$summary"
 if [ "$rc" -ne 0 ]; then tail -40 "$OUT/build.log"; exit 1; fi
 
 # ---- tests, example, bench ---------------------------------------------------------------------
-run cuda_host 60 "$HOST"
-run cuda_device 240 "$DEVICE" --duration=true
-run cuda_echo 30 "$ECHO"
-run cuda_bench 200 "$BENCH" --json "$OUT/cuda_bench.json"
+if part core; then
+  run cuda_host 60 "$HOST"
+  run cuda_device 240 "$DEVICE" --duration=true
+  run cuda_echo 30 "$ECHO"
+  run cuda_bench 200 "$BENCH" --json "$OUT/cuda_bench.json"
+fi
+
+# ---- WaveSim's CUDA backend: its test, the example with --check, the bench ----------------------
+# Built separately: the example needs stb (libstb-dev), the test doctest, and a Meson build
+# without them lacks those targets; each missing one is built by nvcc directly.
+if part wavesim; then
+  start=$SECONDS
+  WS_TEST="" WS_EXAMPLE="" WS_BENCH=""
+  if command -v meson >/dev/null && [ -d "$BUILD" ]; then
+    for t in tests/wavesim_cuda_tests examples/wavesim bench/wavesim_bench; do
+      if meson compile -C "$BUILD" "$t" >>"$OUT/build.log" 2>&1; then
+        case $t in
+          tests/*) WS_TEST="$BUILD/$t" ;; examples/*) WS_EXAMPLE="$BUILD/$t" ;; bench/*) WS_BENCH="$BUILD/$t" ;;
+        esac
+      fi
+    done
+  fi
+  ws_flags=(-std=c++17 -O2 -arch="$ARCH" -I. -Iexamples/wavesim -DWAVESIM_HAVE_CUDA=1
+            -Xcompiler=-Wall,-Wextra,-pthread,-ffp-contract=off)
+  ws_common=(examples/wavesim/scene.cpp examples/wavesim/solver.cpp examples/wavesim/cuda_solver.cu)
+  mkdir -p "$BUILD-nvcc"
+  if [ -z "$WS_TEST" ] && nvcc "${ws_flags[@]}" tests/test_wavesim_cuda.cpp "${ws_common[@]}" \
+       -o "$BUILD-nvcc/wavesim_cuda_tests" >>"$OUT/build.log" 2>&1; then
+    WS_TEST="$BUILD-nvcc/wavesim_cuda_tests"
+  fi
+  if [ -z "$WS_BENCH" ] && nvcc "${ws_flags[@]}" bench/wavesim_bench.cpp "${ws_common[@]}" \
+       -o "$BUILD-nvcc/wavesim_bench" >>"$OUT/build.log" 2>&1; then
+    WS_BENCH="$BUILD-nvcc/wavesim_bench"
+  fi
+  if [ -z "$WS_EXAMPLE" ] && nvcc "${ws_flags[@]}" examples/wavesim/main.cpp examples/wavesim/render.cpp "${ws_common[@]}" \
+       -o "$BUILD-nvcc/wavesim" >>"$OUT/build.log" 2>&1; then
+    WS_EXAMPLE="$BUILD-nvcc/wavesim"
+  fi
+  echo "wavesim_build test=${WS_TEST:-none} example=${WS_EXAMPLE:-none} bench=${WS_BENCH:-none} $((SECONDS - start))s" | tee -a "$summary"
+  [ -n "$WS_TEST" ] && run wavesim_cuda 150 bash -c '"$0" host && "$0" device --duration=true' "$WS_TEST"
+  [ -n "$WS_EXAMPLE" ] && run wavesim_example 60 "$WS_EXAMPLE" --backend cuda --steps 2000 --check --png "$OUT/wavesim_cuda.png"
+  [ -n "$WS_BENCH" ] && run wavesim_bench 240 "$WS_BENCH" --json "$OUT/wavesim_bench.json"
+fi
 
 # ---- compute-sanitizer on the device suite, reduced message counts ------------------------------
-if command -v compute-sanitizer >/dev/null; then
+if ! part sanitizers; then
+  echo "sanitizers: not in GPU_RUN_PARTS ($PARTS), skipped" | tee -a "$summary"
+elif command -v compute-sanitizer >/dev/null; then
   # The K2K case needs two persistent kernels resident at once; a sanitizer that serializes
   # kernels would starve the second one (a tool artefact, not a finding), so it is left to the
   # plain run above. Every other case runs one persistent kernel at a time.

@@ -12,6 +12,9 @@
 #include "ringkernel_vulkan.hpp"  // its implementation too (this TU defines RINGKERNEL_IMPLEMENTATION)
 #include "vulkan_solver.hpp"
 #endif
+#if defined(WAVESIM_HAVE_CUDA)
+#include "cuda_solver.hpp"  // cuda_solver.cu carries ringkernel_cuda.hpp's implementation
+#endif
 
 #include "render.hpp"
 #include "scene.hpp"
@@ -43,7 +46,8 @@ const char* const kUsage =
     "  --courant K         Courant number c*dt/dx (overrides the scene; at most 1/sqrt(2))\n"
     "  --steps N           time steps (default 400)\n"
     "  --tiles TXxTY|auto  tile split (default auto: one tile per core)\n"
-    "  --backend B         auto, cpu, cuda or vulkan (default auto: the best in this build; a GPU, not lavapipe)\n"
+    "  --backend B         auto, cpu, cuda or vulkan (default auto: the best in this build with a usable device:\n"
+    "                      CUDA, then a Vulkan GPU (not lavapipe), then the CPU)\n"
     "  --device N          GPU backends: the device ordinal (default: the first usable)\n"
     "  --png FILE          final snapshot (default wavesim.png; 'none' writes no file)\n"
     "  --frames DIR        also write DIR/frame_NNNNN.png (0, 1, ...) every --every steps: an animation\n"
@@ -208,6 +212,9 @@ int run(const Options& o) {
   const wavesim::Scene scene = load_scene(o);
 #if defined(WAVESIM_HAVE_VULKAN)
   wavesim::register_vulkan_backend();
+#endif
+#if defined(WAVESIM_HAVE_CUDA)
+  wavesim::register_cuda_backend();  // auto prefers it when a CUDA device is usable
 #endif
   wavesim::SolverOptions so;
   so.device = o.device;
