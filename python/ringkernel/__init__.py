@@ -373,6 +373,7 @@ class RingKernel:
         await self._rt.kernel(kernel_id).send(data, priority, type_id)
 
     def activate_sync(self, kernel_id: str) -> None:
+        """Activates kernel ``kernel_id`` (two-phase launch: Launched/Deactivated -> Active)."""
         self._rt.kernel(kernel_id).activate_sync()
 
     async def activate(self, kernel_id: str) -> None:
@@ -380,15 +381,19 @@ class RingKernel:
         await self._rt.kernel(kernel_id).activate()
 
     def deactivate_sync(self, kernel_id: str) -> None:
+        """Deactivates kernel ``kernel_id`` (Active -> Deactivated; its messages wait)."""
         self._rt.kernel(kernel_id).deactivate_sync()
 
     async def deactivate(self, kernel_id: str) -> None:
+        """Awaitable deactivate_sync()."""
         await self._rt.kernel(kernel_id).deactivate()
 
     def terminate_sync(self, kernel_id: str) -> None:
+        """Terminates kernel ``kernel_id`` after the message in hand (idempotent)."""
         self._rt.kernel(kernel_id).terminate_sync()
 
     async def terminate(self, kernel_id: str) -> None:
+        """Awaitable terminate_sync()."""
         await self._rt.kernel(kernel_id).terminate()
 
     # -- shutdown
