@@ -272,7 +272,7 @@ def registered_ring_kernels() -> List[str]:
 
 # ---- the runtime ----------------------------------------------------------------------------------
 
-Handler = Union[RingKernelDefinition, Callable[..., Any], None]
+Handler = Union[RingKernelDefinition, Callable[..., Any], LaunchOptions, None]
 
 
 class RingKernel:
@@ -314,9 +314,14 @@ class RingKernel:
         loop over a :class:`KernelContext`, or a plain callable ``bytes -> bytes-like | None``
         (message handler). Without one, the :func:`ring_kernel` registered as ``kernel_id`` is
         launched, or else a kernel registered in C++; KernelError(code=KernelNotFound) if none.
-        ``options`` overrides the definition's. RingKernelError(InvalidArgument) when the id is
-        in use by a kernel that is not Terminated.
+        ``options`` overrides the definition's; it may also come second, in place of the handler
+        (``launch_sync("processor", options)``, as in seed 003). RingKernelError(InvalidArgument)
+        when the id is in use by a kernel that is not Terminated.
         """
+        if isinstance(handler, LaunchOptions):
+            if options is not None:
+                raise TypeError("launch: LaunchOptions given twice (as the handler and as options)")
+            handler, options = None, handler
         if handler is None:
             with _registry_lock:
                 handler = _registry.get(kernel_id)
