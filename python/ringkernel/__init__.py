@@ -443,26 +443,44 @@ async def _kh_terminate(self: KernelHandle) -> None:
     await _in_thread(self.terminate_sync)
 
 
+#: How long an awaitable receive waits inline (GIL released, event loop held) for a reply
+#: before it hands the wait to the default executor: a kernel's reply usually takes a few
+#: microseconds, while a hop through the executor costs about a hundred.
+_INLINE_RECEIVE_S = 50e-6
+
+
 async def _kh_send(self: KernelHandle, data: Any, priority: Any = None, type_id: int = 0) -> None:
-    """Sends ``data``; done off the event loop because a full Block-strategy inbox makes it wait."""
+    """Sends ``data``. Done on the event loop when the inbox has room (try_send); otherwise (a full
+    Block-strategy inbox waits, or the kernel refuses) send_sync runs off the event loop, and
+    raises what send_sync raises."""
+    if self.try_send(data, priority, type_id) == SendStatus.Ok:
+        return
     await _in_thread(self.send_sync, data, priority, type_id)
 
 
+def _inline_timeout(timeout: Optional[float]) -> float:
+    return _INLINE_RECEIVE_S if timeout is None else min(max(timeout, 0.0), _INLINE_RECEIVE_S)
+
+
 async def _kh_receive(self: KernelHandle, timeout: Optional[float] = None) -> Optional[bytes]:
-    """The next output's payload or None after ``timeout`` seconds. A reply that is already there
-    (or arrives within the runtime's spin time) is returned without leaving the event loop."""
-    got = self.receive_sync(0.0)
-    if got is not None or timeout == 0:
+    """The next output's payload or None after ``timeout`` seconds. A reply that arrives within
+    50 us is returned without leaving the event loop; longer waits run in the default executor."""
+    if timeout is not None and (timeout != timeout or timeout < 0):
+        raise ValueError("timeout must be None or a number of seconds >= 0")
+    got = self.receive_sync(_inline_timeout(timeout))
+    if got is not None or (timeout is not None and timeout <= _INLINE_RECEIVE_S):
         return got
-    return await _in_thread(self.receive_sync, timeout)
+    return await _in_thread(self.receive_sync, None if timeout is None else timeout - _INLINE_RECEIVE_S)
 
 
 async def _kh_receive_envelope(self: KernelHandle, timeout: Optional[float] = None) -> Optional[MessageEnvelope]:
     """Like receive(), with the header."""
-    got = self.receive_envelope_sync(0.0)
-    if got is not None or timeout == 0:
+    if timeout is not None and (timeout != timeout or timeout < 0):
+        raise ValueError("timeout must be None or a number of seconds >= 0")
+    got = self.receive_envelope_sync(_inline_timeout(timeout))
+    if got is not None or (timeout is not None and timeout <= _INLINE_RECEIVE_S):
         return got
-    return await _in_thread(self.receive_envelope_sync, timeout)
+    return await _in_thread(self.receive_envelope_sync, None if timeout is None else timeout - _INLINE_RECEIVE_S)
 
 
 KernelHandle.activate = _kh_activate  # type: ignore[attr-defined]

@@ -340,9 +340,9 @@ class KernelHandle:
     async def terminate(self) -> None:
         """Awaitable terminate_sync()."""
     async def send(self, data: Union[BytesLike, MessageEnvelope], priority: Union[Priority, int, None] = None, type_id: int = 0) -> None:
-        """Awaitable send_sync(): done off the event loop, since a full Block-strategy inbox waits."""
+        """Awaitable send_sync(): on the event loop when the inbox has room, else off it (a full Block inbox waits)."""
     async def receive(self, timeout: Optional[float] = None) -> Optional[bytes]:
-        """Awaitable receive_sync(): a reply already there is returned without leaving the event loop."""
+        """Awaitable receive_sync(): a reply within 50 us is taken on the event loop, longer waits in the executor."""
     async def receive_envelope(self, timeout: Optional[float] = None) -> Optional[MessageEnvelope]:
         """Awaitable receive_envelope_sync()."""
 
