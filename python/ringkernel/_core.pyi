@@ -18,6 +18,10 @@ BytesLike = Union[bytes, bytearray, memoryview, Any]
 def _shutdown_all() -> None:
     """Shuts down every live runtime (run by an atexit hook)."""
 
+class RingKernelError(Exception):
+    """Base of every error ringkernel raises; `code` is an ErrorCode."""
+    code: ErrorCode
+
 class Backend:
     """Where kernels run."""
     def __init__(self, value: int) -> None: ...
@@ -54,7 +58,7 @@ class BackpressureStrategy:
     REJECT: ClassVar[BackpressureStrategy]
     DROP_OLDEST: ClassVar[BackpressureStrategy]
 
-class CudaError(Exception):
+class CudaError(RingKernelError):
     """A CUDA call failed (code CudaFailure)."""
     code: ErrorCode
 
@@ -290,7 +294,7 @@ class K2KStats:
     @property
     def in_flight(self) -> int: ...
 
-class KernelError(Exception):
+class KernelError(RingKernelError):
     """A kernel lifecycle or handler error (illegal transition, fault, not found, not accepting
     messages).
     """
@@ -482,7 +486,7 @@ class MemoryEstimate:
     def required_bytes(self) -> int:
         """max(total_bytes(), peak_bytes)."""
 
-class MemoryLimitError(Exception):
+class MemoryLimitError(RingKernelError):
     """A ResourceGuard refused an allocation (code MemoryLimit)."""
     code: ErrorCode
 
@@ -716,10 +720,6 @@ class ResourceGuard:
         """Raises MemoryLimitError when estimate.required_bytes() do not fit now."""
     def max_safe_elements(self, bytes_per_element: int) -> int: ...
 
-class RingKernelError(Exception):
-    """Base of every error ringkernel raises; `code` is an ErrorCode."""
-    code: ErrorCode
-
 class RuntimeMetrics:
     """Runtime-wide counters."""
     @property
@@ -755,7 +755,7 @@ class SendStatus:
     TooLarge: ClassVar[SendStatus]
     ClockDrift: ClassVar[SendStatus]
 
-class VulkanError(Exception):
+class VulkanError(RingKernelError):
     """A Vulkan call failed (code VulkanFailure)."""
     code: ErrorCode
 

@@ -185,3 +185,12 @@ def test_public_names_have_docstrings():
 
 def test_package_is_marked_typed():
     assert os.path.isfile(os.path.join(PKG_DIR, "py.typed")), "py.typed (PEP 561 marker) is not shipped"
+
+
+def test_exception_bases_match():
+    decl = _top_level(_parse("_core.pyi"))
+    for n in ("RingKernelError", "KernelError", "MemoryLimitError", "CudaError", "VulkanError"):
+        node = decl[n]
+        stub_bases = [b.id for b in node.bases if isinstance(b, ast.Name)]
+        assert stub_bases == [b.__name__ for b in getattr(_core, n).__bases__], n
+        assert any(isinstance(x, ast.AnnAssign) and x.target.id == "code" for x in node.body), f"{n}.code"
