@@ -7,6 +7,8 @@ ping-pong p50 21 us and 76 K msgs/s.
 
 Workloads (each message is 8 bytes: a little-endian sequence number, checked on every reply):
 
+  pingpong_native    host request_sync() to a kernel written in C++ (echo): the Python host's
+                     share of a round trip, with no Python on the kernel's side (reference)
   pingpong_handler   host request_sync() to a plain callable handler (bytes -> bytes)
   pingpong_loop      host request_sync() to an @ring_kernel `async def` loop (ctx.receive/ctx.send)
   pingpong_asyncio   `await kernel.send()` + `await kernel.receive()` from an asyncio host, to the
@@ -176,13 +178,15 @@ def main(argv=None):
 
     try:
         with rk.RingKernel.create_sync(backend="cpu") as runtime:
+            native = runtime._rt.launch_native_echo("bench_native_echo")
             handler = runtime.launch_sync("bench_echo", echo)
             loop = runtime.launch_sync("bench_echo_loop")
+            best_latency("pingpong_native", lambda: pingpong_sync(native, n_ping, warm))
             best_latency("pingpong_handler", lambda: pingpong_sync(handler, n_ping, warm))
             best_latency("pingpong_loop", lambda: pingpong_sync(loop, n_ping, warm))
             best_latency("pingpong_asyncio", lambda: pingpong_asyncio(handler, n_ping // 4, warm // 4))
-            handler.terminate_sync()
-            loop.terminate_sync()
+            for k in (native, handler, loop):
+                k.terminate_sync()
             best_rate("stream_oneway", lambda: stream_oneway(runtime, n_stream, 256))
             best_rate("stream_replies", lambda: stream_replies(runtime, n_stream, 256))
     except Failure as e:
@@ -193,7 +197,7 @@ def main(argv=None):
           f"Python {results['machine']['python']}, ringkernel {rk.__version__}"
           f"{' (quick: rough figures)' if a.quick else ''}; best of {repeat}")
     print(f"{'workload':<18} {'p50 us':>8} {'p99 us':>8} {'mean us':>8}  vs PyDotCompute p50 21 us")
-    for name in ("pingpong_handler", "pingpong_loop", "pingpong_asyncio"):
+    for name in ("pingpong_native", "pingpong_handler", "pingpong_loop", "pingpong_asyncio"):
         r = w[name]
         r["vs_pydotcompute_p50"] = PYDOTCOMPUTE_P50_US / r["p50_us"]
         print(f"{name:<18} {r['p50_us']:8.2f} {r['p99_us']:8.2f} {r['mean_us']:8.2f}  "
