@@ -5,6 +5,7 @@
 // Prints a table and writes JSON.
 //
 //   runtime_bench [--quick] [--json PATH] [--reps N] [--rtt N] [--msgs N] [--caf-threads N] [--caf-spin-polls N]
+//                 [--latency-sample N]
 //
 // Exit status: 0 every correctness check passed, 1 a check failed (a lost, reordered or wrong
 // message or reply, a kernel error, an exception), 2 bad arguments or an unwritable JSON path.
@@ -85,9 +86,10 @@ struct Echo {
   Pong operator()(const Ping& p) const { return Pong{p.seq, pong_value(p.value)}; }
 };
 
-/// Pipeline stage 1. The runtime has no kernel-to-kernel routing yet, so stage 1 holds stage 2's
-/// KernelHandle and sends to it from its own worker thread (KernelHandle::send is thread-safe
-/// and blocks under the default Block backpressure when stage 2's inbox is full).
+/// Pipeline stage 1. A message handler has no K2K send of its own (HandlerContext only emits),
+/// so stage 1 holds stage 2's KernelHandle and sends to it from its own worker thread
+/// (KernelHandle::send is thread-safe and blocks under the default Block backpressure when
+/// stage 2's inbox is full); it is the same inbox push the K2K broker ends in.
 struct Stage1 {
   using input_type = Item;
   using output_type = void;
@@ -171,19 +173,23 @@ struct Config {
   // this many times before it starts to sleep (CAF's default is 100).
   std::uint64_t caf_spin_polls = 100'000;
   std::size_t queue_capacity = 1024;  // ringkernel inbox / output capacity
+  // RuntimeConfig::latency_sample_interval: 1 (the default) times every message's latency.
+  std::uint64_t latency_sample = 1;
 };
 
 void usage(std::FILE* f) {
   std::fprintf(f,
                "usage: runtime_bench [--quick] [--json PATH] [--reps N] [--rtt N] [--msgs N] [--caf-threads N]\n"
-               "                     [--caf-spin-polls N]\n"
+               "                     [--caf-spin-polls N] [--latency-sample N]\n"
                "  --quick          short run for smoke tests (3 reps, 2000 round trips, 50000 msgs)\n"
                "  --json PATH      where to write results (default runtime_bench.json)\n"
                "  --reps N         repetitions per case (default 5, quick 3)\n"
                "  --rtt N          timed round trips per run (default 20000)\n"
                "  --msgs N         pipeline messages per run (default 1000000)\n"
                "  --caf-threads N  CAF scheduler.max-threads (default 2)\n"
-               "  --caf-spin-polls N  aggressive polls of the tuned CAF* system (default 100000)\n");
+               "  --caf-spin-polls N  aggressive polls of the tuned CAF* system (default 100000)\n"
+               "  --latency-sample N  ringkernel times the latency of one message in N\n"
+               "                   (RuntimeConfig::latency_sample_interval; default 1, every message)\n");
 }
 
 bool parse_u64(const char* s, std::uint64_t& out) {
@@ -736,6 +742,7 @@ std::string to_json(const Config& cfg, const Results& res, const Verdict& v, dou
     << ", \"warmup_round_trips_per_run\": " << cfg.rtt_warmup << ", \"pipeline_msgs_per_run\": " << cfg.pipe_msgs
     << ", \"payload_bytes\": 16, \"ringkernel_queue_capacity\": " << cfg.queue_capacity
     << ", \"ringkernel_spin_before_park_us\": " << ringkernel::RuntimeConfig{}.spin_before_park.count()
+    << ", \"ringkernel_latency_sample_interval\": " << cfg.latency_sample
     << ",\n             \"ringkernel_stage_forwarding\": "
     << jstr("stage 1 is a message handler holding stage 2's KernelHandle and calling send() from its worker "
             "thread (no kernel-to-kernel routing in the runtime yet)")
@@ -805,10 +812,13 @@ void print_table(const Config& cfg, const Results& res, const Verdict& v, double
               sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("compiler: %s  NDEBUG: %s  background CPU load at start: %.0f%%\n", compiler_string().c_str(),
               kNdebug ? "yes" : "no", load * 100);
-  std::printf("ringkernel: CPU backend, one worker thread per kernel, spin %lld us before parking\n"
+  std::printf("ringkernel: CPU backend, one worker thread per kernel, spin %lld us before parking, latency timed\n"
+              "  for %s\n"
               "CAF:  work-stealing scheduler, max-threads %llu, default polling (100 aggressive polls)\n"
               "CAF*: tuned for latency (ping-pong only): max-threads 1, %llu aggressive polls\n",
               static_cast<long long>(ringkernel::RuntimeConfig{}.spin_before_park.count()),
+              cfg.latency_sample == 1 ? "every message (the default)"
+                                      : ("one message in " + std::to_string(cfg.latency_sample) + " (--latency-sample)").c_str(),
               static_cast<unsigned long long>(cfg.caf_threads), static_cast<unsigned long long>(cfg.caf_spin_polls));
   if (load > 0.1) std::printf("WARNING: the machine was busy when the run started; expect noisy figures\n");
   if (!kOptimized) std::printf("WARNING: built without optimization; figures are not meaningful\n");
@@ -857,7 +867,7 @@ void print_table(const Config& cfg, const Results& res, const Verdict& v, double
                 a.checks.passed() && b.checks.passed() ? "" : "  CHECK FAILED");
   }
   std::printf("ringkernel stage 1 -> stage 2: stage 1 is a message handler holding stage 2's KernelHandle and\n"
-              "  calling send() from its worker thread (the runtime has no kernel-to-kernel routing yet).\n"
+              "  calling send() from its worker thread (a message handler has no K2K send of its own).\n"
               "CAF: stage 1 and stage 2 are event-based actors; stage 1 self->send()s to stage 2; the host\n"
               "  anon_send()s into stage 1; mailboxes are unbounded (ringkernel's inboxes hold %zu, Block).\n",
               cfg.queue_capacity);
@@ -1033,6 +1043,9 @@ int main(int argc, char** argv) {
     } else if (a == "--caf-spin-polls" && i + 1 < argc && parse_u64(argv[i + 1], n) && n <= 100'000'000) {
       cfg.caf_spin_polls = n;
       ++i;
+    } else if (a == "--latency-sample" && i + 1 < argc && parse_u64(argv[i + 1], n) && n >= 1 && n <= 1'000'000) {
+      cfg.latency_sample = n;
+      ++i;
     } else if (a == "--help" || a == "-h") {
       usage(stdout);
       return 0;
@@ -1052,7 +1065,9 @@ int main(int argc, char** argv) {
   const double load = background_load();
   Results res;
   try {
-    ringkernel::Runtime rt = ringkernel::Runtime::builder().backend(ringkernel::Backend::Cpu).build();
+    ringkernel::RuntimeConfig rk_cfg;
+    rk_cfg.latency_sample_interval = static_cast<std::uint32_t>(cfg.latency_sample);
+    ringkernel::Runtime rt = ringkernel::Runtime::builder().backend(ringkernel::Backend::Cpu).config(rk_cfg).build();
     caf::actor_system_config caf_cfg;
     caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.caf_threads));
     caf::actor_system sys{caf_cfg};

@@ -200,6 +200,14 @@ TEST_CASE("TelemetryBuffer: record_processed keeps min, max, total, average and 
   CHECK(s.min_latency_ns == 0u);
   CHECK(t.min_latency_nanos == 0u);
   CHECK(s.avg_latency_ns() == doctest::Approx(112.5));
+  CHECK(s.latency_samples == 4u);  // the buffer alone counts every message as a sample
+  t.count_processed(50);           // processed, not timed: the latency fields stay
+  s = t.snapshot();
+  CHECK(s.messages_processed == 5u);
+  CHECK(s.last_processed_timestamp == 50);
+  CHECK(s.total_latency_ns == 450u);
+  CHECK(s.min_latency_ns == 0u);
+  CHECK(s.max_latency_ns == 300u);
 }
 
 TEST_CASE("TelemetryBuffer: dropped counts, depth, error code") {

@@ -1385,6 +1385,8 @@ TEST_CASE("telemetry: status latency min <= avg <= max, counts, last activity; t
   CHECK(t.avg_latency_ns() == doctest::Approx(s.avg_latency_ns));
   CHECK(t.last_processed_timestamp == s.last_activity_us);
   CHECK(t.error_code == 0);
+  CHECK(s.latency_samples == n);  // the default times every message
+  CHECK(t.latency_samples == n);
 
   const ringkernel::RuntimeMetrics m = rt.metrics();
   CHECK(m.total_launched == 1);
@@ -1394,6 +1396,35 @@ TEST_CASE("telemetry: status latency min <= avg <= max, counts, last activity; t
   CHECK(m.faults == 0);
   k.deactivate();
   CHECK(rt.metrics().active_kernels == 0);
+}
+
+TEST_CASE("telemetry: latency_sample_interval times one message in N per sending thread, counts stay exact") {
+  RuntimeConfig cfg;
+  cfg.latency_sample_interval = 8;
+  Runtime rt = make_rt(cfg);
+  KernelHandle k = rt.launch("sampled", Doubler{});
+  const std::uint64_t n = 100;
+  // A fresh thread: the one-in-N count is per sending thread and starts with its first message.
+  std::thread sender([&] {
+    for (std::uint64_t i = 0; i < n; ++i) k.send(Req{i});
+  });
+  sender.join();
+  for (std::uint64_t i = 0; i < n; ++i) REQUIRE(k.receive<Resp>(std::chrono::seconds(10)).has_value());
+  REQUIRE(wait_drained(k));
+  const KernelStatus s = k.status();
+  CHECK(s.messages_processed == n);
+  CHECK(s.latency_samples == (n + 7) / 8);  // messages 0, 8, ..., 96
+  CHECK(s.max_latency_ns > 0);
+  CHECK(static_cast<double>(s.min_latency_ns) <= s.avg_latency_ns);
+  CHECK(s.avg_latency_ns <= static_cast<double>(s.max_latency_ns));
+  const ringkernel::TelemetrySnapshot t = k.telemetry();
+  CHECK(t.messages_processed == n);
+  CHECK(t.latency_samples == s.latency_samples);
+  CHECK(t.avg_latency_ns() == doctest::Approx(s.avg_latency_ns));
+
+  RuntimeConfig bad;
+  bad.latency_sample_interval = 0;
+  CHECK_THROWS_WITH_AS(make_rt(bad), doctest::Contains("latency_sample_interval must be at least 1"), ringkernel::Error);
 }
 
 // ================================================================================================
