@@ -450,10 +450,11 @@ _INLINE_RECEIVE_S = 50e-6
 
 
 async def _kh_send(self: KernelHandle, data: Any, priority: Any = None, type_id: int = 0) -> None:
-    """Sends ``data``. Done on the event loop when the inbox has room (try_send); otherwise (a full
-    Block-strategy inbox waits, or the kernel refuses) send_sync runs off the event loop, and
-    raises what send_sync raises."""
-    if self.try_send(data, priority, type_id) == SendStatus.Ok:
+    """Sends ``data``. Done on the event loop while the inbox is less than half full (then the
+    send cannot wait); otherwise send_sync runs off the event loop, since a full Block-strategy
+    inbox makes it wait, and raises what send_sync raises."""
+    st = self.status()
+    if st.queue_depth < st.queue_capacity // 2 and self.try_send(data, priority, type_id) == SendStatus.Ok:
         return
     await _in_thread(self.send_sync, data, priority, type_id)
 

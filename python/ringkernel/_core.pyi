@@ -344,7 +344,7 @@ class KernelHandle:
     async def terminate(self) -> None:
         """Awaitable terminate_sync()."""
     async def send(self, data: Union[BytesLike, MessageEnvelope], priority: Union[Priority, int, None] = None, type_id: int = 0) -> None:
-        """Awaitable send_sync(): on the event loop when the inbox has room, else off it (a full Block inbox waits)."""
+        """Awaitable send_sync(): on the event loop while the inbox is under half full, else off it."""
     async def receive(self, timeout: Optional[float] = None) -> Optional[bytes]:
         """Awaitable receive_sync(): a reply within 50 us is taken on the event loop, longer waits in the executor."""
     async def receive_envelope(self, timeout: Optional[float] = None) -> Optional[MessageEnvelope]:
