@@ -272,7 +272,7 @@ def registered_ring_kernels() -> List[str]:
 
 # ---- the runtime ----------------------------------------------------------------------------------
 
-Handler = Union[RingKernelDefinition, Callable[..., Any], None]
+Handler = Union[RingKernelDefinition, Callable[..., Any], LaunchOptions, None]
 
 
 class RingKernel:
@@ -314,9 +314,14 @@ class RingKernel:
         loop over a :class:`KernelContext`, or a plain callable ``bytes -> bytes-like | None``
         (message handler). Without one, the :func:`ring_kernel` registered as ``kernel_id`` is
         launched, or else a kernel registered in C++; KernelError(code=KernelNotFound) if none.
-        ``options`` overrides the definition's. RingKernelError(InvalidArgument) when the id is
-        in use by a kernel that is not Terminated.
+        ``options`` overrides the definition's; it may also come second, in place of the handler
+        (``launch_sync("processor", options)``, as in seed 003). RingKernelError(InvalidArgument)
+        when the id is in use by a kernel that is not Terminated.
         """
+        if isinstance(handler, LaunchOptions):
+            if options is not None:
+                raise TypeError("launch: LaunchOptions given twice (as the handler and as options)")
+            handler, options = None, handler
         if handler is None:
             with _registry_lock:
                 handler = _registry.get(kernel_id)
@@ -373,6 +378,7 @@ class RingKernel:
         await self._rt.kernel(kernel_id).send(data, priority, type_id)
 
     def activate_sync(self, kernel_id: str) -> None:
+        """Activates kernel ``kernel_id`` (two-phase launch: Launched/Deactivated -> Active)."""
         self._rt.kernel(kernel_id).activate_sync()
 
     async def activate(self, kernel_id: str) -> None:
@@ -380,15 +386,19 @@ class RingKernel:
         await self._rt.kernel(kernel_id).activate()
 
     def deactivate_sync(self, kernel_id: str) -> None:
+        """Deactivates kernel ``kernel_id`` (Active -> Deactivated; its messages wait)."""
         self._rt.kernel(kernel_id).deactivate_sync()
 
     async def deactivate(self, kernel_id: str) -> None:
+        """Awaitable deactivate_sync()."""
         await self._rt.kernel(kernel_id).deactivate()
 
     def terminate_sync(self, kernel_id: str) -> None:
+        """Terminates kernel ``kernel_id`` after the message in hand (idempotent)."""
         self._rt.kernel(kernel_id).terminate_sync()
 
     async def terminate(self, kernel_id: str) -> None:
+        """Awaitable terminate_sync()."""
         await self._rt.kernel(kernel_id).terminate()
 
     # -- shutdown
@@ -433,26 +443,45 @@ async def _kh_terminate(self: KernelHandle) -> None:
     await _in_thread(self.terminate_sync)
 
 
+#: How long an awaitable receive waits inline (GIL released, event loop held) for a reply
+#: before it hands the wait to the default executor: a kernel's reply usually takes a few
+#: microseconds, while a hop through the executor costs about a hundred.
+_INLINE_RECEIVE_S = 50e-6
+
+
 async def _kh_send(self: KernelHandle, data: Any, priority: Any = None, type_id: int = 0) -> None:
-    """Sends ``data``; done off the event loop because a full Block-strategy inbox makes it wait."""
+    """Sends ``data``. Done on the event loop while the inbox is less than half full (then the
+    send cannot wait); otherwise send_sync runs off the event loop, since a full Block-strategy
+    inbox makes it wait, and raises what send_sync raises."""
+    st = self.status()
+    if st.queue_depth < st.queue_capacity // 2 and self.try_send(data, priority, type_id) == SendStatus.Ok:
+        return
     await _in_thread(self.send_sync, data, priority, type_id)
 
 
+def _inline_timeout(timeout: Optional[float]) -> float:
+    return _INLINE_RECEIVE_S if timeout is None else min(max(timeout, 0.0), _INLINE_RECEIVE_S)
+
+
 async def _kh_receive(self: KernelHandle, timeout: Optional[float] = None) -> Optional[bytes]:
-    """The next output's payload or None after ``timeout`` seconds. A reply that is already there
-    (or arrives within the runtime's spin time) is returned without leaving the event loop."""
-    got = self.receive_sync(0.0)
-    if got is not None or timeout == 0:
+    """The next output's payload or None after ``timeout`` seconds. A reply that arrives within
+    50 us is returned without leaving the event loop; longer waits run in the default executor."""
+    if timeout is not None and (timeout != timeout or timeout < 0):
+        raise ValueError("timeout must be None or a number of seconds >= 0")
+    got = self.receive_sync(_inline_timeout(timeout))
+    if got is not None or (timeout is not None and timeout <= _INLINE_RECEIVE_S):
         return got
-    return await _in_thread(self.receive_sync, timeout)
+    return await _in_thread(self.receive_sync, None if timeout is None else timeout - _INLINE_RECEIVE_S)
 
 
 async def _kh_receive_envelope(self: KernelHandle, timeout: Optional[float] = None) -> Optional[MessageEnvelope]:
     """Like receive(), with the header."""
-    got = self.receive_envelope_sync(0.0)
-    if got is not None or timeout == 0:
+    if timeout is not None and (timeout != timeout or timeout < 0):
+        raise ValueError("timeout must be None or a number of seconds >= 0")
+    got = self.receive_envelope_sync(_inline_timeout(timeout))
+    if got is not None or (timeout is not None and timeout <= _INLINE_RECEIVE_S):
         return got
-    return await _in_thread(self.receive_envelope_sync, timeout)
+    return await _in_thread(self.receive_envelope_sync, None if timeout is None else timeout - _INLINE_RECEIVE_S)
 
 
 KernelHandle.activate = _kh_activate  # type: ignore[attr-defined]

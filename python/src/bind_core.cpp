@@ -279,6 +279,26 @@ class PyHandlerBody final : public detail::KernelBody {
   std::uint64_t output_type_;
 };
 
+/// A kernel written in C++ that answers every message with its payload: the reference that
+/// bench/python_bench.py times a Python host against, with no Python on the kernel's side.
+class NativeEchoBody final : public detail::KernelBody {
+ public:
+  void run(detail::KernelCore& core) override {
+    detail::Packet in;
+    while (detail::core_next(core, in)) {
+      rk::HlcTimestamp merged;
+      detail::core_begin(core, in, merged);
+      detail::Packet out;
+      out.type_id = in.type_id;
+      out.assign(in.data(), in.size);
+      detail::core_done(core, in, &out);
+    }
+  }
+  std::uint64_t input_type_id() const noexcept override { return 0; }
+  std::size_t input_size() const noexcept override { return 0; }
+  const char* handler_name() const noexcept override { return "C++ echo"; }
+};
+
 }  // namespace
 
 /// What a loop kernel's Python context refers to; valid only while its loop runs.
@@ -767,6 +787,13 @@ void bind_core(py::module_& m) {
                                 opts_or_default(o));
            },
            "kernel_id"_a, "runner"_a, "options"_a = py::none(), "output_type_id"_a = 0)
+      .def("launch_native_echo",
+           [](const std::shared_ptr<PyRuntime>& r, const std::string& id, const py::object& o) {
+             return launch_with(r, id, std::unique_ptr<detail::KernelBody>(new NativeEchoBody()), opts_or_default(o));
+           },
+           "kernel_id"_a, "options"_a = py::none(),
+           "Launches a kernel written in C++ that answers each message with its payload (a benchmark reference: "
+           "no Python runs on the kernel's side).")
       .def("kernel",
            [](const std::shared_ptr<PyRuntime>& r, const std::string& id) {
              rk::KernelHandle h = r->get().kernel(id);

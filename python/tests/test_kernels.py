@@ -324,3 +324,31 @@ def test_many_kernels_concurrently(runtime):
             k.send_sync(b"%d" % rep)
     for i, k in enumerate(ks):
         assert [k.receive_sync(2.0) for _ in range(50)] == [b"%d" % r + bytes([i]) for r in range(50)]
+
+
+def test_asyncio_send_to_full_block_inbox_does_not_block_event_loop(runtime):
+    import time
+    opts = LaunchOptions().with_queue_capacity(4).with_send_timeout(5.0)
+    k = runtime.launch_sync("slow_sink", lambda b: time.sleep(0.05), opts)
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        task = asyncio.create_task(ticker())
+        t0 = time.monotonic()
+        for _ in range(16):  # far more than the inbox holds: later sends wait for room
+            await k.send(b"x")
+        waited = time.monotonic() - t0
+        task.cancel()
+        return waited, ticks
+
+    waited, ticks = asyncio.run(main())
+    assert waited > 0.2  # the sends did wait for the slow handler...
+    assert ticks >= waited / 0.005 / 4  # ...without holding the event loop
+    assert k.status().messages_rejected == 0  # and waiting under Block is not a rejection

@@ -35,7 +35,7 @@ meson_install() {
   local src=$1 destdir=$2 build
   build=$(mktemp -d "$tmp/meson-install-build.XXXX")
   quiet "$build.setup.log" "$MESON_CMD" setup "$build" "$src" --prefix=/usr/local \
-    -Dtests=disabled -Dexamples=disabled -Dbench=disabled -Dfuzz=disabled -Dcuda=disabled -Dvulkan=disabled
+    -Dtests=disabled -Dexamples=disabled -Dbench=disabled -Dfuzz=disabled -Dcuda=disabled -Dvulkan=disabled -Dpython=disabled
   quiet "$build.install.log" "$MESON_CMD" install -C "$build" --destdir "$destdir"
 }
 
