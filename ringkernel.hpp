@@ -2007,9 +2007,10 @@ struct KernelStatus {
   std::uint64_t messages_dropped = 0;    ///< evicted by DropOldest
   std::uint64_t messages_rejected = 0;   ///< refused by send (QueueFull, NotActive)
   std::uint64_t queue_capacity = 0;      ///< the inbox's capacity (LaunchOptions::with_queue_capacity)
-  std::uint64_t queue_depth = 0;         ///< waiting: in the inbox, or among the up to 32 the worker took
-                                         ///< from it at once and has not handled yet (DropOldest evicts
-                                         ///< only from the inbox, so depth may exceed capacity by that much)
+  std::uint64_t queue_depth = 0;         ///< waiting: in the inbox, or among those the worker took from it
+                                         ///< at once (a quarter of the capacity, at most 32) and has not
+                                         ///< handled yet; DropOldest evicts only from the inbox, and a Block
+                                         ///< sender waits only on the inbox, so depth may exceed capacity by that much
   std::uint64_t outputs_pending = 0;     ///< emitted, not yet received by the host
   std::uint64_t outputs_dropped = 0;     ///< emitted while terminating with a full output queue, or late replies
   std::uint64_t errors = 0;              ///< handler exceptions
@@ -3955,7 +3956,9 @@ class KernelCore {
         is_loop(body->input_type_id() == 0),
         inbox(opts.queue_capacity(), opts.backpressure()),
         control(new ControlBlock()),
-        telemetry(new TelemetryBuffer()) {}
+        telemetry(new TelemetryBuffer()) {
+    take_batch = std::min<std::size_t>(32, std::max<std::size_t>(1, opts.queue_capacity() / 4));
+  }
 
   ~KernelCore() {
     std::lock_guard<std::mutex> lk(join_mu);
@@ -3989,9 +3992,11 @@ class KernelCore {
   std::atomic<std::thread::id> worker_id{};
   std::optional<KernelFault> fault;  // under mu
   // Worker-only: messages taken from the inbox but not yet handled, in service order. The
-  // worker takes up to take_batch at once (one inbox lock for many messages), and a message
+  // worker takes up to take_batch at once (one inbox operation for many messages), and a message
   // claimed just as a pause began goes back to the front. Counted in status().queue_depth.
-  static constexpr std::size_t take_batch = 32;
+  // A quarter of the capacity, at most 32: what the worker holds frees inbox places, so a small
+  // Block inbox would otherwise admit up to twice its capacity before senders wait.
+  std::size_t take_batch = 32;
   PacketFifo held;
   std::atomic<std::uint64_t> held_count{0};
 

@@ -524,6 +524,27 @@ TEST_CASE("launch options: invalid values throw Error(InvalidArgument), valid on
 // Backpressure under concurrent producers
 // ================================================================================================
 
+TEST_CASE("backpressure: a small Block inbox admits its capacity, not more, while the worker is busy") {
+  // The worker takes a quarter of the capacity at a time (here 1): what it holds frees inbox
+  // places, and a bigger batch would let a capacity-4 inbox admit 8 before senders wait.
+  Runtime rt = make_rt();
+  KernelHandle k = rt.launch("small", Sleeper{},
+                             LaunchOptions{}.with_queue_capacity(4).with_send_timeout(std::chrono::nanoseconds(0)));
+  REQUIRE(k.try_send(Req{100}) == SendStatus::Ok);
+  REQUIRE(wait_until([&] { return k.status().queue_depth == 0; }));  // the worker has it
+  for (int i = 0; i < 4; ++i) CHECK(k.try_send(Req{100}) == SendStatus::Ok);
+  CHECK(k.try_send(Req{100}) == SendStatus::QueueFull);
+  // The first is done and the worker took the next one: exactly one place is free.
+  REQUIRE(wait_until([&] { const KernelStatus s = k.status(); return s.messages_processed == 1 && s.queue_depth == 3; }));
+  CHECK(k.try_send(Req{100}) == SendStatus::Ok);
+  CHECK(k.try_send(Req{100}) == SendStatus::QueueFull);
+  CHECK(k.status().queue_depth <= 4);
+  for (int i = 0; i < 6; ++i) CHECK(k.receive<Resp>(std::chrono::seconds(10)).has_value());
+  const KernelStatus s = k.status();
+  CHECK(s.messages_processed == 6);
+  CHECK(s.messages_rejected == 2);
+}
+
 namespace {
 void backpressure_run(BackpressureStrategy strategy) {
   constexpr std::uint32_t kProducers = 4;
