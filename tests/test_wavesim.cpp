@@ -20,18 +20,8 @@
 namespace {
 
 using wavesim_test::busy_scene;
-
-bool same_bits(const wavesim::Field& a, const wavesim::Field& b) {
-  return a.width == b.width && a.height == b.height && a.step == b.step && a.cur.size() == b.cur.size() &&
-         std::memcmp(a.cur.data(), b.cur.data(), sizeof(float) * a.cur.size()) == 0 &&
-         std::memcmp(a.prev.data(), b.prev.data(), sizeof(float) * a.prev.size()) == 0;
-}
-
-double peak(const wavesim::Field& f) {
-  double m = 0;
-  for (float v : f.cur) m = std::max(m, static_cast<double>(std::fabs(v)));
-  return m;
-}
+using wavesim_test::peak;
+using wavesim_test::same_bits;
 
 std::string error_of(const std::string& text) {
   try {

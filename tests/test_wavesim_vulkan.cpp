@@ -36,24 +36,9 @@ namespace vk = ringkernel::vulkan;
 namespace {
 
 using wavesim_test::busy_scene;
-
-std::size_t differing(const wavesim::Field& a, const wavesim::Field& b) {
-  if (a.cur.size() != b.cur.size() || a.prev.size() != b.prev.size()) return static_cast<std::size_t>(-1);
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < a.cur.size(); ++i)
-    n += std::memcmp(&a.cur[i], &b.cur[i], sizeof(float)) != 0 || std::memcmp(&a.prev[i], &b.prev[i], sizeof(float)) != 0;
-  return n;
-}
-
-bool same_bits(const wavesim::Field& a, const wavesim::Field& b) {
-  return a.width == b.width && a.height == b.height && a.step == b.step && differing(a, b) == 0;
-}
-
-double peak(const wavesim::Field& f) {
-  double m = 0;
-  for (float v : f.cur) m = std::max(m, static_cast<double>(std::fabs(v)));
-  return m;
-}
+using wavesim_test::differing;
+using wavesim_test::peak;
+using wavesim_test::same_bits;
 
 std::unique_ptr<wavesim::Solver> vulkan_solver(const wavesim::Scene& scene, int tx, int ty) {
   wavesim::SolverOptions o;
