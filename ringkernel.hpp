@@ -446,6 +446,12 @@ class HlcClock {
 
   /// Next timestamp: greater than every timestamp this clock returned before. Never throws.
   RINGKERNEL_API HlcTimestamp tick() noexcept;
+  /// Reserves `n` consecutive ticks with one atomic operation, for a thread that stamps a batch
+  /// (a kernel's worker stamps one inbox batch's outputs this way). Returns the first; the
+  /// others are `first.logical + 1, + 2, ...` (a logical value past 4095 carries into physical,
+  /// as in the clock's state word). All n are greater than every timestamp this clock returned
+  /// before the call and smaller than every one it returns after. n = 0 counts as 1. Never throws.
+  RINGKERNEL_API HlcTimestamp tick_block(std::uint32_t n) noexcept;
   /// The current time of this clock (max of its last timestamp and the wall clock) without
   /// advancing it; a later tick() is strictly greater.
   RINGKERNEL_API HlcTimestamp now() const noexcept;
@@ -1199,6 +1205,12 @@ class PriorityInbox {
     const int locked_top = top_hint_.load(std::memory_order_relaxed);
     const bool ring_busy = approx_size() > locked_depth_.load(std::memory_order_relaxed);
     return ring_busy ? std::max(locked_top, kNormal) : locked_top;
+  }
+  /// Whether a message above `priority` may be queued: approx_top_priority() > priority, but
+  /// for priority >= Normal without reading the depth the senders keep writing.
+  bool approx_has_above(int priority) const noexcept {
+    if (top_hint_.load(std::memory_order_relaxed) > priority) return true;
+    return priority < kNormal && approx_size() > locked_depth_.load(std::memory_order_relaxed);
   }
   /// Whether close() was called.
   bool closed() const noexcept { return (count_.load(std::memory_order_acquire) & kClosedBit) != 0; }
@@ -3573,6 +3585,21 @@ HlcTimestamp HlcClock::tick() noexcept {
   return hlc_from_state(s, node_id_);
 }
 
+HlcTimestamp HlcClock::tick_block(std::uint32_t n) noexcept {
+  // tick() for a block: one fetch_add of n, and the jump to the wall clock when the whole
+  // block fell behind it.
+  const std::uint64_t count = n == 0 ? 1 : n;
+  const std::uint64_t wall = detail::wall_micros_coarse() << logical_bits;
+  std::uint64_t last = state_.fetch_add(count, std::memory_order_relaxed) + count;
+  while (last <= wall) {
+    std::uint64_t cur = last;
+    if (state_.compare_exchange_strong(cur, wall + count, std::memory_order_relaxed)) return hlc_from_state(wall + 1, node_id_);
+    if (cur > wall) return hlc_from_state(state_.fetch_add(count, std::memory_order_relaxed) + 1, node_id_);
+    last = cur;
+  }
+  return hlc_from_state(last - count + 1, node_id_);
+}
+
 HlcTimestamp HlcClock::now() const noexcept {
   const std::uint64_t wall = detail::wall_micros_coarse() << logical_bits;
   return hlc_from_state(std::max(state_.load(std::memory_order_relaxed), wall), node_id_);
@@ -3939,6 +3966,10 @@ struct RuntimeShared {
   std::uint64_t number_of(const std::string& id);
 };
 
+// The kernel whose worker runs on this thread, or null (set once by the worker, never cleared:
+// the thread ends with its kernel).
+thread_local KernelCore* t_worker_core = nullptr;
+
 struct PendingCall {
   Packet reply;
   std::atomic<bool> done{false};  // set under out_mu after `reply`; read lock-free while spinning
@@ -3999,6 +4030,14 @@ class KernelCore {
   std::size_t take_batch = 32;
   PacketFifo held;
   std::atomic<std::uint64_t> held_count{0};
+  // Worker-only: HLC states for what this worker stamps (outputs, sends), reserved in one block
+  // of the runtime's clock (tick_block) after the messages they answer were taken, so each is
+  // above its input and above everything the worker saw, at one contended clock operation per
+  // batch instead of one per message. Taking a message from the inbox, merging a foreign
+  // timestamp or receiving from another kernel drops the block (drop_stamps): the next stamp
+  // then reserves a block above that input.
+  std::uint64_t stamp_next = 0;
+  std::uint64_t stamp_end = 0;
 
   // Outputs and pending calls, under out_mu.
   SpinLock out_mu;  // the worker and host threads hand over every output here: no futex per handoff
@@ -4017,6 +4056,19 @@ class KernelCore {
   std::atomic<std::uint64_t> outputs_dropped{0};
   QueueMemoryCharge queue_memory;  // this kernel's queues, held against the runtime's ResourceGuard
 
+  HlcTimestamp stamp() noexcept {
+    if (stamp_next == stamp_end) {
+      const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(held.size() + 1, 64));
+      const HlcTimestamp first = rt->clock.tick_block(n);
+      stamp_next = (first.physical << HlcClock::logical_bits) | first.logical;
+      stamp_end = stamp_next + n;
+    }
+    return hlc_from_state(stamp_next++, rt->clock.node_id());
+  }
+  void drop_stamps() noexcept { stamp_end = stamp_next; }
+  // The timestamp of something this kernel sends now: from the worker's block on its own
+  // thread, from the clock elsewhere (a bridge, a host thread).
+  HlcTimestamp send_stamp() noexcept { return t_worker_core == this ? stamp() : rt->clock.tick(); }
   void set_state(KernelState s) {  // caller holds mu
     state = s;
     state_fast.store(s, std::memory_order_release);
@@ -4042,7 +4094,10 @@ class KernelCore {
   bool take_held(Packet& out) {
     if (held.empty()) return false;
     const int prio = held.front().priority;
-    if (inbox.approx_top_priority() > prio && inbox.try_pop_above(out, static_cast<Priority>(prio))) return true;
+    if (inbox.approx_has_above(prio) && inbox.try_pop_above(out, static_cast<Priority>(prio))) {
+      drop_stamps();
+      return true;
+    }
     out = std::move(held.front());
     held.pop_front();
     held_count.store(held.size(), std::memory_order_relaxed);
@@ -4051,6 +4106,7 @@ class KernelCore {
   // Takes up to take_batch messages under one inbox lock: the first into `out`, the rest held.
   bool refill(Packet& out) {
     if (inbox.try_pop_batch(held, take_batch) == 0) return false;
+    drop_stamps();
     out = std::move(held.front());
     held.pop_front();
     held_count.store(held.size(), std::memory_order_relaxed);
@@ -4076,7 +4132,9 @@ class KernelCore {
           break;  // read the clock rarely
       }
     }
-    return inbox.pop(out, park);
+    if (!inbox.pop(out, park)) return false;
+    drop_stamps();
+    return true;
   }
   // Blocks while not active. False when the worker must stop (or `deadline` passed).
   bool wait_runnable(std::int64_t deadline_ns) {
@@ -4112,6 +4170,7 @@ class KernelCore {
   }
   HlcTimestamp merge(const Packet& in) {
     if ((in.flags & Packet::stamped_here) != 0) return in.timestamp;
+    drop_stamps();  // the merge may move the clock past this worker's block
     Result<HlcTimestamp> r = rt->clock.try_update(in.timestamp);
     return r ? r.value() : rt->clock.tick();
   }
@@ -4132,7 +4191,7 @@ class KernelCore {
   void deliver(Packet&& out, std::uint64_t correlation) {
     out.correlation_id = correlation;
     out.source_kernel = number;
-    out.timestamp = rt->clock.tick();
+    out.timestamp = send_stamp();
     out.message_id = MessageId::generate().value;
     outputs_emitted.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock<SpinLock> lk(out_mu);
@@ -4347,13 +4406,13 @@ DeliveryReceipt k2k_send_from(KernelCore& core, const std::string& destination, 
   p.source_kernel = core.number;
   p.flags = Packet::from_kernel | Packet::stamped_here;
   p.priority = static_cast<std::uint8_t>(core.options.priority());
-  p.timestamp = core.rt->clock.tick();
+  p.timestamp = core.send_stamp();
   return FabricAccess::deliver(core.rt->k2k, core.id, destination, std::move(p));
 }
 }  // namespace detail
 
 const std::string& HandlerContext::kernel_id() const noexcept { return core_.id; }
-HlcTimestamp HandlerContext::now() noexcept { return core_.rt->clock.tick(); }
+HlcTimestamp HandlerContext::now() noexcept { return core_.send_stamp(); }
 void HandlerContext::emit_packet(detail::Packet&& p) { core_.deliver(std::move(p), correlation_); }
 
 const std::string& KernelContext::kernel_id() const noexcept { return core_.id; }
@@ -4428,7 +4487,7 @@ std::optional<MessageEnvelope> KernelContext::receive_envelope(std::chrono::nano
   return MessageEnvelope(h, std::vector<std::uint8_t>(p.data(), p.data() + p.size));
 }
 void KernelContext::send_packet(detail::Packet&& p) { core_.deliver(std::move(p), last_correlation_); }
-HlcTimestamp KernelContext::now() noexcept { return core_.rt->clock.tick(); }
+HlcTimestamp KernelContext::now() noexcept { return core_.send_stamp(); }
 void KernelContext::type_mismatch(detail::Packet& p, std::uint64_t want, std::size_t want_size) {
   const std::string what = "loop kernel '" + core_.id + "' received a message of type " + std::to_string(p.type_id) +
                            " (" + std::to_string(p.size) + " bytes) where it expected type " + std::to_string(want) +
@@ -4514,7 +4573,9 @@ SendStatus inbox_send(KernelCore& k, Packet&& p, std::chrono::nanoseconds timeou
     return st == KernelState::Faulted ? SendStatus::KernelFaulted : SendStatus::NotActive;
   }
   if (p.timestamp == HlcTimestamp{}) {
-    p.timestamp = k.rt->clock.tick();
+    // From a worker thread of the same runtime (a handler sending on): that worker's block.
+    KernelCore* const from = t_worker_core;
+    p.timestamp = from != nullptr && from->rt == k.rt ? from->stamp() : k.rt->clock.tick();
     p.flags |= Packet::stamped_here;
   } else if ((p.flags & Packet::stamped_here) == 0 && !k.rt->clock.try_update(p.timestamp)) {
     k.rejected.fetch_add(1, std::memory_order_relaxed);
@@ -4582,6 +4643,8 @@ SendStatus KernelHandle::try_send_envelope(const MessageEnvelope& envelope) noex
 
 bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, std::chrono::nanoseconds timeout) {
   detail::KernelCore& k = *core_;
+  // A worker receiving another kernel's output: what it stamps next must come after that.
+  if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();
   k.spin_for([&] { return k.outputs_count.load(std::memory_order_acquire) != 0; });
   std::unique_lock<detail::SpinLock> lk(k.out_mu);
   const std::size_t none = std::numeric_limits<std::size_t>::max();
@@ -4635,6 +4698,7 @@ void KernelHandle::call_packet(detail::Packet&& request, detail::Packet& reply, 
     }
     throw_on(st);
   }
+  if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();  // as in receive_packet
   k.spin_for([&] { return call.done.load(std::memory_order_acquire); });
   std::unique_lock<detail::SpinLock> lk(k.out_mu);
   ++k.out_waiters;
@@ -4830,6 +4894,7 @@ KernelHandle Runtime::launch_body(const std::string& id, std::unique_ptr<detail:
   detail::KernelCore* raw = core.get();
   core->worker = std::thread([keep = core, raw] {
     raw->worker_id.store(std::this_thread::get_id());
+    detail::t_worker_core = raw;
     raw->body->run(*raw);
     std::lock_guard<std::mutex> lk(raw->mu);
     raw->exited = true;

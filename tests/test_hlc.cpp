@@ -344,6 +344,81 @@ TEST_CASE("logical overflow carries into physical, keeping the order") {
   CHECK(prev.physical == base.physical + 3);
 }
 
+// ---- HlcClock: tick_block -------------------------------------------------------------------
+
+namespace {
+// The clock's state word of a timestamp (physical << 12 | logical).
+std::uint64_t state_of(const HlcTimestamp& t) { return (t.physical << HlcClock::logical_bits) | t.logical; }
+HlcTimestamp from_state(std::uint64_t s, std::uint32_t node) {
+  return HlcTimestamp{s >> HlcClock::logical_bits, static_cast<std::uint32_t>(s & kLogicalMax), node};
+}
+}  // namespace
+
+TEST_CASE("tick_block reserves n consecutive ticks: above every earlier tick, below every later one") {
+  HlcClock clk(3);
+  // 30 s ahead: the wall clock cannot catch up, so the states are exactly predictable.
+  const HlcTimestamp base = lead_clock(clk, 30 * kSecond, 4090);  // near a logical carry
+  const HlcTimestamp first = clk.tick_block(10);
+  CHECK(state_of(first) == state_of(base) + 1);
+  CHECK(first.node_id == 3u);
+  // The block's ten states cross the carry from logical 4095 into the next microsecond.
+  CHECK(from_state(state_of(first) + 9, 3).physical == base.physical + 1);
+  const HlcTimestamp next = clk.tick();
+  CHECK(state_of(next) == state_of(first) + 10);  // the block's last state is taken, not reused
+  CHECK(clk.now() == next);
+  SUBCASE("n = 0 counts as 1") {
+    const HlcTimestamp one = clk.tick_block(0);
+    CHECK(state_of(one) == state_of(next) + 1);
+    CHECK(state_of(clk.tick()) == state_of(one) + 1);
+  }
+}
+
+TEST_CASE("tick_block on a clock behind the wall clock jumps to it, like tick") {
+  HlcClock clk(4);
+  const HlcTimestamp start = clk.now();  // the wall clock when the clock was made
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the coarse wall clock moves on
+  const HlcTimestamp first = clk.tick_block(5);
+  CHECK(first.physical >= start.physical + 40000);  // jumped to the wall (coarse: <= 10 ms steps)
+  CHECK(first.logical == 1u);
+  CHECK(clk.tick() > from_state(state_of(first) + 4, 4));  // after the block's last
+}
+
+TEST_CASE("tick_block and tick from 4 threads: every timestamp unique, each thread's increasing") {
+  constexpr int kThreads = 4;
+  const std::size_t rounds = rk_test::scaled(20000);
+  HlcClock clk(12);
+  std::vector<std::vector<HlcTimestamp>> got(kThreads);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) rk_test::backoff();
+      for (std::size_t i = 0; i < rounds; ++i) {
+        if ((i + static_cast<std::size_t>(t)) % 2 == 0) {
+          got[t].push_back(clk.tick());
+        } else {
+          const std::uint32_t n = static_cast<std::uint32_t>(1 + (i % 7));
+          const HlcTimestamp first = clk.tick_block(n);
+          for (std::uint32_t k = 0; k < n; ++k) got[t].push_back(from_state(state_of(first) + k, first.node_id));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::vector<Uint128> all;
+  for (int t = 0; t < kThreads; ++t) {
+    CAPTURE(t);
+    std::size_t not_increasing = 0;
+    for (std::size_t i = 1; i < got[t].size(); ++i)
+      if (!(got[t][i] > got[t][i - 1])) ++not_increasing;
+    CHECK(not_increasing == 0u);
+    for (const HlcTimestamp& ts : got[t]) all.push_back(ts.pack());
+  }
+  std::sort(all.begin(), all.end());
+  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+}
+
 // ---- HlcClock: now ------------------------------------------------------------------------
 
 TEST_CASE("now() does not advance the clock; a later tick is strictly greater") {

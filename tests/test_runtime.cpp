@@ -1272,6 +1272,69 @@ TEST_CASE("hlc: sends are stamped by the runtime clock, and outputs are stamped 
   }
 }
 
+namespace {
+/// Stamps (ctx.now()), then asks kernel `b` (a TsHandler) and waits for its answer: by call(),
+/// or by send() + receive(). Returns b's `later` stamp in `in` and its own first stamp in `later`.
+struct AskAndStamp {
+  using input_type = Req;
+  using output_type = TsOut;
+  KernelHandle b;
+  bool use_call = true;
+  TsOut operator()(HandlerContext& ctx, const Req& r) {
+    const HlcTimestamp mine = ctx.now();
+    TsOut answer{};
+    if (use_call) {
+      answer = b.call<TsOut>(Req{r.v}, std::chrono::seconds(10));
+    } else {
+      b.send(Req{r.v});
+      answer = b.receive<TsOut>(std::chrono::seconds(10)).value_or(TsOut{});
+    }
+    return TsOut{answer.later, mine, r.v};
+  }
+};
+}  // namespace
+
+TEST_CASE("hlc: a batch's outputs are stamped after their inputs, in order, from one kernel") {
+  Runtime rt = make_rt();
+  // Queued while paused, so the worker takes them as one batch and stamps from one block.
+  KernelHandle k = rt.launch("ts_batch", TsHandler{}, LaunchOptions{}.without_auto_activate());
+  for (std::uint64_t i = 0; i < 16; ++i) k.send(Req{i});
+  k.activate();
+  HlcTimestamp prev_out{};
+  for (std::uint64_t i = 0; i < 16; ++i) {
+    auto env = k.receive_envelope(std::chrono::seconds(10));
+    REQUIRE(env.has_value());
+    const TsOut o = env->as<TsOut>();
+    CHECK(o.v == i);
+    CHECK(o.later > o.in);
+    CHECK(env->header().timestamp > o.later);
+    CHECK(env->header().timestamp > prev_out);
+    prev_out = env->header().timestamp;
+  }
+}
+
+TEST_CASE("hlc: what a handler emits after waiting for another kernel is stamped after that kernel's answer") {
+  // The worker stamps from a block reserved once per batch; an answer from elsewhere (call,
+  // receive) may be stamped above that block, so waiting for one must start a new block.
+  Runtime rt = make_rt();
+  for (const bool use_call : {true, false}) {
+    CAPTURE(use_call);
+    const std::string tag = use_call ? "call" : "receive";
+    KernelHandle b = rt.launch("ts_answer_" + tag, TsHandler{});
+    KernelHandle a = rt.launch("ts_ask_" + tag, AskAndStamp{b, use_call}, LaunchOptions{}.without_auto_activate());
+    for (std::uint64_t i = 0; i < 8; ++i) a.send(Req{i});  // one batch of 8: a block of 9 stamps
+    a.activate();
+    for (std::uint64_t i = 0; i < 8; ++i) {
+      auto env = a.receive_envelope(std::chrono::seconds(10));
+      REQUIRE(env.has_value());
+      const TsOut o = env->as<TsOut>();
+      CHECK(o.v == i);
+      CHECK(o.in > o.later);                      // b answered after a's first stamp
+      CHECK(env->header().timestamp > o.in);      // a's output comes after b's answer
+    }
+  }
+}
+
 // ================================================================================================
 // Priority
 // ================================================================================================
