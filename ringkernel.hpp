@@ -2625,6 +2625,13 @@ class KernelHandle {
 /// Runs kernels. Move-only; the destructor and move assignment shut the old runtime down.
 /// A moved-from Runtime throws Error(Closed) from every member but backend() and shutdown().
 /// Thread-safe: launch, lookups and shutdown may be called from any thread.
+///
+/// Timestamps: every message gets one from the runtime's clock() when it is sent. A kernel's
+/// worker stamps what it sends (outputs, K2K sends, sends through a KernelHandle, ctx.now())
+/// from one clock().tick_block() per inbox batch, reserved after the batch was taken and
+/// renewed after anything that may be stamped above it (a foreign timestamp merged, an answer
+/// awaited from another kernel). So each is above the input it answers and above everything
+/// its kernel saw; two kernels' stamps taken at about the same time are not in real-time order.
 class Runtime {
  public:
   class Builder;
