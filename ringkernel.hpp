@@ -2540,10 +2540,20 @@ class KernelHandle {
   }
   template <class T>
   SendStatus try_send(const T& message) noexcept { return try_send(message, default_priority()); }
+  /// try_send() that waits at most `timeout` (instead of the launch's send_timeout) for room in
+  /// a full Block inbox; zero or negative never waits. QueueFull when there was no room in time
+  /// (counted in status().messages_rejected, like every refusal). Reject and DropOldest never wait.
+  template <class T>
+  SendStatus try_send(const T& message, Priority priority, std::chrono::nanoseconds timeout) noexcept {
+    detail::Packet p = typed_packet(message, priority);
+    return send_packet(std::move(p), std::max(timeout, std::chrono::nanoseconds::zero()));
+  }
   /// Sends a prebuilt envelope (its type id, priority, correlation and payload are kept).
   RINGKERNEL_API void send_envelope(const MessageEnvelope& envelope);
   /// Non-throwing send_envelope().
   RINGKERNEL_API SendStatus try_send_envelope(const MessageEnvelope& envelope) noexcept;
+  /// Non-throwing send_envelope() waiting at most `timeout` for room, as try_send(m, p, timeout).
+  RINGKERNEL_API SendStatus try_send_envelope(const MessageEnvelope& envelope, std::chrono::nanoseconds timeout) noexcept;
 
   /// The next output of type T (outputs of other types stay queued for their readers), or
   /// nullopt after `timeout`.
@@ -4646,6 +4656,9 @@ void KernelHandle::send_envelope(const MessageEnvelope& envelope) {
 }
 SendStatus KernelHandle::try_send_envelope(const MessageEnvelope& envelope) noexcept {
   return send_packet(packet_from_envelope(envelope), default_send_timeout());
+}
+SendStatus KernelHandle::try_send_envelope(const MessageEnvelope& envelope, std::chrono::nanoseconds timeout) noexcept {
+  return send_packet(packet_from_envelope(envelope), std::max(timeout, std::chrono::nanoseconds::zero()));
 }
 
 bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, std::chrono::nanoseconds timeout) {

@@ -667,6 +667,39 @@ TEST_CASE("backpressure: a full inbox under Reject refuses at once; Block times 
   CHECK(blk.status().messages_processed == 3);
 }
 
+TEST_CASE("backpressure Block: try_send with a timeout waits that long, not the launch's send_timeout") {
+  Runtime rt = make_rt();
+  KernelHandle k = rt.launch("blk_timeout", Doubler{},
+                             LaunchOptions{}.with_queue_capacity(2).with_backpressure(BackpressureStrategy::Block)
+                                 .with_send_timeout(std::chrono::seconds(30)).without_auto_activate());
+  CHECK(k.try_send(Req{0}) == SendStatus::Ok);
+  CHECK(k.try_send(Req{1}) == SendStatus::Ok);
+  auto t0 = Clock::now();
+  CHECK(k.try_send(Req{2}, Priority::Normal, std::chrono::nanoseconds::zero()) == SendStatus::QueueFull);
+  CHECK(k.try_send_envelope(MessageEnvelope::from_message(Req{3}, 0, 0, HlcTimestamp{}), std::chrono::nanoseconds(-5)) == SendStatus::QueueFull);
+  CHECK(Clock::now() - t0 < std::chrono::seconds(5));  // never waited for the 30 s
+  t0 = Clock::now();
+  CHECK(k.try_send_envelope(MessageEnvelope::from_message(Req{4}, 0, 0, HlcTimestamp{}), milliseconds(30)) == SendStatus::QueueFull);
+  const auto waited = Clock::now() - t0;
+  CHECK(waited >= milliseconds(25));
+  CHECK(waited < std::chrono::seconds(5));
+  CHECK(k.status().messages_rejected == 3);
+  // A sender waiting with a timeout gets through once the kernel makes room.
+  std::thread sender([&] { CHECK(k.try_send(Req{5}, Priority::Normal, std::chrono::seconds(10)) == SendStatus::Ok); });
+  std::this_thread::sleep_for(milliseconds(5));
+  k.activate();
+  sender.join();
+  for (std::uint64_t want : {0, 2, 10}) {
+    auto r = k.receive<Resp>(std::chrono::seconds(10));
+    REQUIRE(r.has_value());
+    CHECK(r->v == want);
+  }
+  REQUIRE(wait_drained(k));
+  const KernelStatus st = k.status();
+  CHECK(st.messages_processed == 3);
+  CHECK(st.messages_rejected == 3);  // processed + rejected == sent (6)
+}
+
 // ================================================================================================
 // Pause and resume under load
 // ================================================================================================
