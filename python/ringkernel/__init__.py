@@ -279,10 +279,15 @@ class RingKernel:
     """A runtime: launches and owns kernels. Thread-safe.
 
     ``await RingKernel.create(backend="cpu")`` or ``RingKernel.create_sync(...)``; ``backend`` is
-    "auto" (CUDA, Vulkan, then CPU), "cpu", "cuda" or "vulkan" (this extension is built with the
-    CPU backend only: "cuda" and "vulkan" raise RingKernelError(code=BackendUnavailable)). Use it
-    as a context manager (sync or async) to shut it down at the end; every runtime is also shut
-    down at interpreter exit.
+    "auto", "cpu", "cuda" or "vulkan". Every kernel this package launches (Python handlers and
+    loops, C++ kernels registered with RINGKERNEL_KERNEL) runs on CPU worker threads, so "auto"
+    is the CPU backend, with or without a GPU. "vulkan" raises RingKernelError(code=
+    BackendUnavailable) (not compiled in). "cuda": built without CUDA, RingKernelError(code=
+    BackendUnavailable); built with CUDA but no usable device, CudaError (code CudaFailure)
+    naming the failed call; with a device it builds a CUDA runtime, on which launching any of
+    these kernels raises KernelError(code=BackendUnavailable) (use :mod:`ringkernel.cuda` for
+    the device itself). Use it as a context manager (sync or async) to shut it down at the end;
+    every runtime is also shut down at interpreter exit.
     """
 
     def __init__(self, rt: "_core._Runtime") -> None:

@@ -8,6 +8,7 @@ checks that every public name of the built module and of its classes is declared
 from typing import Any, Callable, ClassVar, Iterable, List, Optional, Tuple, Union, overload
 
 from . import benchmark as benchmark
+from . import cuda as cuda  # only when built with CUDA (see cuda.pyi)
 
 __version__: str
 
@@ -803,8 +804,9 @@ def estimate_queue_memory(options: LaunchOptions) -> MemoryEstimate:
     """What launch() charges a kernel's queues against its ResourceGuard."""
 
 def is_cuda_available() -> bool:
-    """Whether this build has the CUDA backend and device 0 is usable (this extension is built
-    without the CUDA backend, so False).
+    """Whether this extension has the CUDA backend and device 0 is usable (built with CUDA, a
+    driver and device present, and the extension's device code runs on it). Never raises; always
+    False when built without CUDA.
     """
 
 def registered_kernel_names() -> List[str]:

@@ -754,7 +754,13 @@ void bind_core(py::module_& m) {
             if (!(spin_before_park_us >= 0) || spin_before_park_us > 1e9)
               throw py::value_error("spin_before_park_us must be in [0, 1e9]");
             rc.spin_before_park = std::chrono::microseconds(static_cast<std::int64_t>(spin_before_park_us));
-            const rk::Backend b = parse_backend(backend);
+            rk::Backend b = parse_backend(backend);
+            // Every kernel this extension launches (Python handlers and loops, C++ kernels
+            // registered with RINGKERNEL_KERNEL, the native echo) runs on CPU worker threads: a
+            // CUDA or Vulkan runtime refuses them (KernelError(BackendUnavailable)). So "auto"
+            // is the CPU backend here, with or without a GPU; "cuda" still builds a CUDA runtime
+            // (the device is checked, CudaError if unusable), which can launch none of them.
+            if (b == rk::Backend::Auto) b = rk::Backend::Cpu;
             std::optional<rk::Runtime> built;
             {
               py::gil_scoped_release nogil;
@@ -977,8 +983,9 @@ void bind_core(py::module_& m) {
           return false;
         }
       },
-      "Whether this build has the CUDA backend and device 0 is usable (this extension is built without the CUDA "
-      "backend, so False).");
+      "Whether this extension has the CUDA backend and device 0 is usable: built with CUDA (ringkernel.cuda "
+      "exists), a driver and device present, and this extension's device code runs on it (the backend's own "
+      "probe). Never raises; always False when built without CUDA.");
   m.def("registered_kernel_names", &detail::registered_kernel_names, "Kernels registered in C++ (RINGKERNEL_KERNEL).");
 }
 

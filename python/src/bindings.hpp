@@ -1,6 +1,7 @@
 // Shared declarations of the ringkernel Python extension (ringkernel._core).
 // bind_core.cpp: errors, HLC, messages, runtime, kernels, K2K; bind_ops.cpp: operations toolkit
-// and benchmark statistics. rk_impl.cpp holds the C++ implementation (RINGKERNEL_IMPLEMENTATION).
+// and benchmark statistics; bind_cuda.cu (nvcc, only where CUDA is found): ringkernel.cuda and the
+// CUDA backend. rk_impl.cpp holds the C++ implementation (RINGKERNEL_IMPLEMENTATION).
 #pragma once
 
 #include <pybind11/pybind11.h>
@@ -19,6 +20,8 @@ void bind_errors(py::module_& m);
 void bind_core(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_bench(py::module_& bench);
+/// The submodule _core.cuda (bind_cuda.cu); compiled in only with -DRINGKERNEL_PY_CUDA (nvcc found).
+void bind_cuda(py::module_& m);
 
 /// A read-only view of any C-contiguous buffer (bytes, bytearray, memoryview, numpy array):
 /// no copy is made. Throws TypeError for an object without the buffer protocol (str included).

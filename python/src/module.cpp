@@ -10,4 +10,7 @@ PYBIND11_MODULE(_core, m) {
   rkpy::bind_ops(m);
   pybind11::module_ bench = m.def_submodule("benchmark", "Benchmark statistics, reports, baselines and regression checks.");
   rkpy::bind_bench(bench);
+#if defined(RINGKERNEL_PY_CUDA)
+  rkpy::bind_cuda(m);  // the submodule _core.cuda (bind_cuda.cu, built by nvcc)
+#endif
 }

@@ -54,13 +54,25 @@ def test_backend_selection():
     with rk.RingKernel.create_sync(backend="cpu") as rt:
         assert rt.backend == rk.Backend.Cpu
     with rk.RingKernel.create_sync(backend="auto") as rt:
-        assert rt.backend == rk.Backend.Cpu  # this extension has the CPU backend only
+        assert rt.backend == rk.Backend.Cpu  # Python kernels run on CPU threads, with or without a GPU
     with pytest.raises(RingKernelError) as e:
-        rk.RingKernel.create_sync(backend="cuda")
+        rk.RingKernel.create_sync(backend="vulkan")
     assert e.value.code == ErrorCode.BackendUnavailable
     with pytest.raises(ValueError):
         rk.RingKernel.create_sync(backend="metal")
+
+
+@pytest.mark.skipif(hasattr(rk._core, "cuda"), reason="built with CUDA: test_cuda.py covers backend='cuda'")
+def test_built_without_cuda():
+    # No CUDA backend compiled in: backend="cuda" is BackendUnavailable, is_cuda_available() is
+    # False, and ringkernel.cuda does not exist (ImportError saying why).
+    with pytest.raises(RingKernelError) as e:
+        rk.RingKernel.create_sync(backend="cuda")
+    assert e.value.code == ErrorCode.BackendUnavailable and "not compiled into this program" in str(e.value)
     assert rk.is_cuda_available() is False
+    with pytest.raises(ImportError) as ie:
+        import ringkernel.cuda  # noqa: F401
+    assert "built without CUDA" in str(ie.value)
 
 
 def test_launch_options_validate():

@@ -34,7 +34,7 @@ SEED_INDEX = {
     "003 Resource Guard": ["test_ops.test_resource_guard", "test_ops.test_reservation_context_manager",
                            "test_ops.test_memory_estimate_and_validate"],
     "003 Queue Monitoring": ["test_ops.test_queue_monitor", "test_ops.test_queue_tiers"],
-    "003 CUDA Support": ["test_seeds.test_003_cuda_section_without_cuda"],
+    "003 CUDA Support": ["test_seeds.test_003_cuda_section_without_cuda", "test_seeds.test_003_cuda_section"],
     "003 Benchmarking": ["test_benchmark.test_config_presets_and_builder", "test_benchmark.test_results",
                          "test_benchmark.test_suite_reports_baseline_and_regressions",
                          "test_benchmark.test_statistics_match_numpy", "test_benchmark.test_confidence_interval",
@@ -103,12 +103,55 @@ def test_003_launch_with_options_second():
 
 
 def test_003_cuda_section_without_cuda():
-    # This extension is built with the CPU backend only: is_cuda_available() is False, so the
-    # seed's `if ringkernel.is_cuda_available(): from ringkernel.cuda import ...` never imports
-    # it, and importing it anyway says so.
+    # Built without CUDA: is_cuda_available() is False, so the seed's `if
+    # ringkernel.is_cuda_available(): from ringkernel.cuda import ...` never imports it, and
+    # importing it anyway says so.
+    if hasattr(rk._core, "cuda"):
+        pytest.skip("built with CUDA: test_003_cuda_section covers it")
     assert rk.is_cuda_available() is False
     with pytest.raises(ImportError):
         importlib.import_module("ringkernel.cuda")
+
+
+def test_003_cuda_section():
+    # The seed's CUDA section as written, where the extension has CUDA. Without a usable device
+    # is_cuda_available() is False and the seed skips the block; the names it imports exist either way.
+    if not hasattr(rk._core, "cuda"):
+        pytest.skip("built without CUDA: test_003_cuda_section_without_cuda covers it")
+    from ringkernel.cuda import (
+        cuda_device_count,
+        enumerate_devices,
+        PyCudaDevice,
+        PyGpuPoolConfig,
+        PyStreamConfig,
+    )
+    lines = []
+    config = PyGpuPoolConfig.for_graph_analytics()
+    config = PyGpuPoolConfig.for_simulation()
+    config = PyGpuPoolConfig.minimal()
+    lines.append(f"Track allocations: {config.track_allocations}")
+    lines.append(f"Max pool bytes: {config.max_pool_bytes}")
+    stream_config = PyStreamConfig.performance()
+    stream_config = PyStreamConfig.minimal()
+    stream_config = PyStreamConfig.for_simulation()
+    lines.append(f"Compute streams: {stream_config.num_compute_streams}")
+    lines.append(f"Transfer stream: {stream_config.use_transfer_stream}")
+    lines.append(f"Graph capture: {stream_config.enable_graph_capture}")
+    assert lines == ["Track allocations: True", f"Max pool bytes: {64 << 20}", "Compute streams: 1",
+                     "Transfer stream: False", "Graph capture: False"]
+    if not rk.is_cuda_available():
+        return  # the seed's `if ringkernel.is_cuda_available():` skips the device part
+    print(f"CUDA devices: {cuda_device_count()}")
+    for info in enumerate_devices():
+        text = f"  {info.name} (CC {info.compute_capability})"
+        assert text.endswith(f"(CC {info.compute_major}.{info.compute_minor})")
+        assert info.total_memory / 1e9 > 0.1
+        assert isinstance(info.supports_persistent, bool)
+    device = PyCudaDevice(ordinal=0)
+    assert device.name and device.total_memory_mb() > 100
+    assert isinstance(device.supports_persistent_kernels(), bool)
+    assert isinstance(device.supports_cooperative_groups(), bool)
+    device.synchronize()
 
 
 def test_000_processor_and_context_object():

@@ -1,4 +1,5 @@
-"""The type stubs (ringkernel/_core.pyi, ringkernel/benchmark.pyi) against the built module.
+"""The type stubs (ringkernel/_core.pyi, benchmark.pyi, and cuda.pyi when built with CUDA) against
+the built module.
 
 Every public name of the extension and of each of its classes must be declared in the stubs,
 with the same parameter names as the binding, so the stubs cannot fall behind the bindings.
@@ -103,9 +104,11 @@ def _public_attrs(cls):
 
 
 MODULES = [("_core.pyi", _core, {"benchmark", "__version__"}), ("benchmark.pyi", _core.benchmark, set())]
+if hasattr(_core, "cuda"):  # built with CUDA: ringkernel/cuda.pyi against _core.cuda
+    MODULES.append(("cuda.pyi", _core.cuda, set()))
 
 
-@pytest.mark.parametrize("stub,module,extra", MODULES, ids=["_core", "benchmark"])
+@pytest.mark.parametrize("stub,module,extra", MODULES, ids=[m[0][:-4] for m in MODULES])
 def test_every_public_name_is_declared(stub, module, extra):
     decl = _top_level(_parse(stub))
     names = [n for n in dir(module) if not n.startswith("__")] + sorted(extra)

@@ -1,0 +1,1 @@
+../../ringkernel_cuda.hpp
