@@ -2053,7 +2053,11 @@ class ResourceGuard;  // section 14
 
 /// Runtime settings (RuntimeConfig).
 struct RuntimeConfig {
-  /// How long a worker spins on an empty inbox before parking (0: park at once).
+  /// How long a worker spins on an empty inbox before parking (0: park at once). A worker
+  /// spins only while the process's running workers (busy or spinning, of every runtime)
+  /// leave a hardware thread free for the threads that feed them; otherwise it parks after a
+  /// few polls, because on an oversubscribed machine a spinning worker takes the core its
+  /// producer needs.
   std::chrono::microseconds spin_before_park{50};
   /// How long terminate() waits for a worker to stop before reporting it stuck.
   std::chrono::milliseconds termination_timeout{5000};
@@ -3987,6 +3991,29 @@ struct RuntimeShared {
 // the thread ends with its kernel).
 thread_local KernelCore* t_worker_core = nullptr;
 
+// Workers of this process that are running (busy or spinning), not parked: counted when a
+// worker starts, parks, wakes and ends, never per message. Spinning pays only while they
+// leave a hardware thread for the threads that feed them.
+std::atomic<int> g_running_workers{0};
+// Whether a spinner may go on: the running workers leave a hardware thread free (for a
+// worker, which counts itself, the one its feeders need; for a host thread, its own).
+bool worker_may_spin() noexcept {
+  static const int limit = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  return g_running_workers.load(std::memory_order_relaxed) <= limit;
+}
+// Counts the calling worker as parked while it lives (around every blocking wait).
+struct ParkedWorker {
+  explicit ParkedWorker(bool is_worker) noexcept : counted(is_worker) {
+    if (counted) g_running_workers.fetch_sub(1, std::memory_order_relaxed);
+  }
+  ~ParkedWorker() {
+    if (counted) g_running_workers.fetch_add(1, std::memory_order_relaxed);
+  }
+  ParkedWorker(const ParkedWorker&) = delete;
+  ParkedWorker& operator=(const ParkedWorker&) = delete;
+  const bool counted;
+};
+
 struct PendingCall {
   Packet reply;
   std::atomic<bool> done{false};  // set under out_mu after `reply`; read lock-free while spinning
@@ -4135,27 +4162,36 @@ class KernelCore {
     // The spin's end is set at the first yield, not here: a message that arrives within a few
     // polls (the common case in a busy pipeline) then costs no clock read (~25 ns).
     std::int64_t spin_end = 0;
+    const bool on_worker = t_worker_core == this;
     for (unsigned n = 1;; ++n) {
       if (inbox.approx_size() != 0 && refill(out)) return true;
       if (!run.load(std::memory_order_relaxed) || stop.load(std::memory_order_relaxed)) return false;
       cpu_pause();
       if ((n & 15) == 0) {
         // With more busy threads than cores, a spinning worker would starve the very thread
-        // that feeds it: give the core away now and then (a no-op when nothing else waits).
+        // that feeds it: spin past these first polls only while the running workers leave a
+        // core free (else park now), and give the core away now and then (a no-op when
+        // nothing else waits).
+        if (spin_end == 0 && on_worker && !worker_may_spin()) break;
         std::this_thread::yield();
-        if (spin_end == 0)
+        if (spin_end == 0) {
           spin_end = steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(rt->config.spin_before_park).count();
-        else if ((n & 127) == 0 && steady_ns() >= spin_end)
+        } else if ((n & 127) == 0 && steady_ns() >= spin_end) {
           break;  // read the clock rarely
+        }
       }
     }
-    if (!inbox.pop(out, park)) return false;
+    {
+      ParkedWorker parked(on_worker);
+      if (!inbox.pop(out, park)) return false;
+    }
     drop_stamps();
     return true;
   }
   // Blocks while not active. False when the worker must stop (or `deadline` passed).
   bool wait_runnable(std::int64_t deadline_ns) {
     if (run.load(std::memory_order_acquire)) return !stop.load(std::memory_order_acquire);
+    ParkedWorker parked(t_worker_core == this);
     std::unique_lock<std::mutex> lk(mu);
     auto ready = [&] { return run.load() || stop.load(); };
     if (deadline_ns == std::numeric_limits<std::int64_t>::max()) {
@@ -4243,11 +4279,15 @@ class KernelCore {
     for (unsigned n = 1; !ready(); ++n) {
       cpu_pause();
       if ((n & 15) == 0) {
-        std::this_thread::yield();  // see pop_wait: never starve the kernel we wait for
-        if (end == 0)
+        // See pop_wait: spin on only while the running workers leave this thread a core of
+        // its own, and never starve the kernel we wait for.
+        if (end == 0 && !worker_may_spin()) return;
+        std::this_thread::yield();
+        if (end == 0) {
           end = steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(rt->config.spin_before_park).count();
-        else if ((n & 127) == 0 && steady_ns() >= end)
+        } else if ((n & 127) == 0 && steady_ns() >= end) {
           return;
+        }
       }
     }
   }
@@ -4915,7 +4955,14 @@ KernelHandle Runtime::launch_body(const std::string& id, std::unique_ptr<detail:
   core->worker = std::thread([keep = core, raw] {
     raw->worker_id.store(std::this_thread::get_id());
     detail::t_worker_core = raw;
-    raw->body->run(*raw);
+    {
+      // Counted as running while the body runs (the inverse of a ParkedWorker).
+      struct Running {
+        Running() noexcept { detail::g_running_workers.fetch_add(1, std::memory_order_relaxed); }
+        ~Running() { detail::g_running_workers.fetch_sub(1, std::memory_order_relaxed); }
+      } running;
+      raw->body->run(*raw);
+    }
     std::lock_guard<std::mutex> lk(raw->mu);
     raw->exited = true;
     raw->handling.store(false);

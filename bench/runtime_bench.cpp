@@ -175,12 +175,14 @@ struct Config {
   std::size_t queue_capacity = 1024;  // ringkernel inbox / output capacity
   // RuntimeConfig::latency_sample_interval: 1 (the default) times every message's latency.
   std::uint64_t latency_sample = 1;
+  // RuntimeConfig::spin_before_park in microseconds; -1 keeps the default.
+  long long spin_us = -1;
 };
 
 void usage(std::FILE* f) {
   std::fprintf(f,
                "usage: runtime_bench [--quick] [--json PATH] [--reps N] [--rtt N] [--msgs N] [--caf-threads N]\n"
-               "                     [--caf-spin-polls N] [--latency-sample N]\n"
+               "                     [--caf-spin-polls N] [--latency-sample N] [--spin-us N]\n"
                "  --quick          short run for smoke tests (3 reps, 2000 round trips, 50000 msgs)\n"
                "  --json PATH      where to write results (default runtime_bench.json)\n"
                "  --reps N         repetitions per case (default 5, quick 3)\n"
@@ -189,7 +191,12 @@ void usage(std::FILE* f) {
                "  --caf-threads N  CAF scheduler.max-threads (default 2)\n"
                "  --caf-spin-polls N  aggressive polls of the tuned CAF* system (default 100000)\n"
                "  --latency-sample N  ringkernel times the latency of one message in N\n"
-               "                   (RuntimeConfig::latency_sample_interval; default 1, every message)\n");
+               "                   (RuntimeConfig::latency_sample_interval; default 1, every message)\n"
+               "  --spin-us N      ringkernel RuntimeConfig::spin_before_park in us (default: the library's)\n");
+}
+
+long long spin_us_of(const Config& cfg) {
+  return cfg.spin_us >= 0 ? cfg.spin_us : static_cast<long long>(ringkernel::RuntimeConfig{}.spin_before_park.count());
 }
 
 bool parse_u64(const char* s, std::uint64_t& out) {
@@ -741,11 +748,11 @@ std::string to_json(const Config& cfg, const Results& res, const Verdict& v, dou
   o << "  \"config\": {\"reps\": " << cfg.reps << ", \"round_trips_per_run\": " << cfg.rtt
     << ", \"warmup_round_trips_per_run\": " << cfg.rtt_warmup << ", \"pipeline_msgs_per_run\": " << cfg.pipe_msgs
     << ", \"payload_bytes\": 16, \"ringkernel_queue_capacity\": " << cfg.queue_capacity
-    << ", \"ringkernel_spin_before_park_us\": " << ringkernel::RuntimeConfig{}.spin_before_park.count()
+    << ", \"ringkernel_spin_before_park_us\": " << spin_us_of(cfg)
     << ", \"ringkernel_latency_sample_interval\": " << cfg.latency_sample
     << ",\n             \"ringkernel_stage_forwarding\": "
     << jstr("stage 1 is a message handler holding stage 2's KernelHandle and calling send() from its worker "
-            "thread (no kernel-to-kernel routing in the runtime yet)")
+            "thread (the inbox push K2K delivery also ends in)")
     << "},\n";
 
   o << "  \"ping_pong\": {\n";
@@ -816,7 +823,7 @@ void print_table(const Config& cfg, const Results& res, const Verdict& v, double
               "  for %s\n"
               "CAF:  work-stealing scheduler, max-threads %llu, default polling (100 aggressive polls)\n"
               "CAF*: tuned for latency (ping-pong only): max-threads 1, %llu aggressive polls\n",
-              static_cast<long long>(ringkernel::RuntimeConfig{}.spin_before_park.count()),
+              spin_us_of(cfg),
               cfg.latency_sample == 1 ? "every message (the default)"
                                       : ("one message in " + std::to_string(cfg.latency_sample) + " (--latency-sample)").c_str(),
               static_cast<unsigned long long>(cfg.caf_threads), static_cast<unsigned long long>(cfg.caf_spin_polls));
@@ -1046,6 +1053,10 @@ int main(int argc, char** argv) {
     } else if (a == "--latency-sample" && i + 1 < argc && parse_u64(argv[i + 1], n) && n >= 1 && n <= 1'000'000) {
       cfg.latency_sample = n;
       ++i;
+    } else if (a == "--spin-us" && i + 1 < argc &&
+               (std::strcmp(argv[i + 1], "0") == 0 ? (n = 0, true) : parse_u64(argv[i + 1], n)) && n <= 10'000'000) {
+      cfg.spin_us = static_cast<long long>(n);
+      ++i;
     } else if (a == "--help" || a == "-h") {
       usage(stdout);
       return 0;
@@ -1067,6 +1078,7 @@ int main(int argc, char** argv) {
   try {
     ringkernel::RuntimeConfig rk_cfg;
     rk_cfg.latency_sample_interval = static_cast<std::uint32_t>(cfg.latency_sample);
+    rk_cfg.spin_before_park = std::chrono::microseconds(spin_us_of(cfg));
     ringkernel::Runtime rt = ringkernel::Runtime::builder().backend(ringkernel::Backend::Cpu).config(rk_cfg).build();
     caf::actor_system_config caf_cfg;
     caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.caf_threads));
