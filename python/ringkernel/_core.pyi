@@ -317,8 +317,11 @@ class KernelHandle:
         when full under Reject or Block timed out, KernelError(NotActive/KernelFault) when it
         accepts no messages.
         """
-    def try_send(self, data: Union[BytesLike, MessageEnvelope], priority: Union[Priority, int, None] = None, type_id: int = 0) -> SendStatus:
-        """Like send_sync, but returns a SendStatus."""
+    def try_send(self, data: Union[BytesLike, MessageEnvelope], priority: Union[Priority, int, None] = None, type_id: int = 0, timeout: Optional[float] = None) -> SendStatus:
+        """Like send_sync, but returns a SendStatus. `timeout` (seconds) bounds the wait for room
+        in a full Block-strategy inbox (0: never wait; None: the launch's send_timeout); QueueFull
+        when there was no room in time, counted in status().messages_rejected like every refusal.
+        """
     def send_many_sync(self, items: Iterable[Union[BytesLike, MessageEnvelope]], priority: Union[Priority, int, None] = None, type_id: int = 0) -> int:
         """Sends every message of `items` in order, releasing the GIL once; returns how many."""
     def receive_sync(self, timeout: Optional[float] = None) -> Optional[bytes]:

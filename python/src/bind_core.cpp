@@ -834,12 +834,18 @@ void bind_core(py::module_& m) {
           "Reject or Block timed out, KernelError(NotActive/KernelFault) when it accepts no messages.")
       .def(
           "try_send",
-          [](PyKernel& k, const py::handle& data, const py::object& priority, std::uint64_t type_id) {
+          [](PyKernel& k, const py::handle& data, const py::object& priority, std::uint64_t type_id,
+             const py::object& timeout) {
             rk::MessageEnvelope e = make_envelope(data, type_id, priority.is_none() ? k.priority : to_priority(priority));
+            const bool bounded = !timeout.is_none();
+            const auto t = bounded ? to_timeout(timeout) : std::chrono::nanoseconds::zero();
             py::gil_scoped_release nogil;
-            return k.h.try_send_envelope(e);
+            return bounded ? k.h.try_send_envelope(e, t) : k.h.try_send_envelope(e);
           },
-          "data"_a, "priority"_a = py::none(), "type_id"_a = 0, "Like send_sync, but returns a SendStatus.")
+          "data"_a, "priority"_a = py::none(), "type_id"_a = 0, "timeout"_a = py::none(),
+          "Like send_sync, but returns a SendStatus. `timeout` (seconds) bounds the wait for room in a full "
+          "Block-strategy inbox (0: never wait; None: the launch's send_timeout); QueueFull when there was "
+          "no room in time, counted in status().messages_rejected like every refusal.")
       .def(
           "send_many_sync",
           [](PyKernel& k, const py::iterable& items, const py::object& priority, std::uint64_t type_id) {

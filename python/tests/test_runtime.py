@@ -1,5 +1,6 @@
 """Runtime and kernel handles: seed 003's async and sync Quick Start as tests."""
 import asyncio
+import time
 
 import pytest
 
@@ -164,6 +165,24 @@ def test_reject_backpressure_raises_queue_full():
         assert e.value.code == ErrorCode.QueueFull
         assert k.try_send(b"x") == rk.SendStatus.QueueFull
         assert k.status().messages_rejected == 2
+
+
+def test_try_send_timeout_bounds_the_wait_under_block():
+    with rk.RingKernel.create_sync(backend="cpu") as rt:
+        opts = (LaunchOptions().with_queue_capacity(2).with_backpressure(rk.BackpressureStrategy.Block)
+                .with_send_timeout(30.0).without_auto_activate())
+        k = rt.launch_sync("block_try", lambda b: None, opts)
+        assert k.try_send(b"a") == rk.SendStatus.Ok
+        assert k.try_send(b"b") == rk.SendStatus.Ok
+        t0 = time.monotonic()
+        assert k.try_send(b"c", timeout=0) == rk.SendStatus.QueueFull  # never waits for the 30 s
+        assert time.monotonic() - t0 < 5
+        t0 = time.monotonic()
+        assert k.try_send(b"d", timeout=0.05) == rk.SendStatus.QueueFull
+        assert 0.04 <= time.monotonic() - t0 < 5
+        assert k.status().messages_rejected == 2
+        with pytest.raises(ValueError):
+            k.try_send(b"e", timeout=-1)
 
 
 def test_drop_oldest_counts_drops():
