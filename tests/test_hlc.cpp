@@ -48,6 +48,21 @@ HlcTimestamp lead_clock(HlcClock& clk, std::uint64_t lead_us, std::uint32_t logi
   return clk.update(remote);
 }
 
+// What each thread got is strictly increasing, and no timestamp appears twice across threads.
+void check_per_thread_increasing_and_unique(const std::vector<std::vector<HlcTimestamp>>& got) {
+  std::vector<Uint128> all;
+  for (std::size_t t = 0; t < got.size(); ++t) {
+    CAPTURE(t);
+    std::size_t not_increasing = 0;
+    for (std::size_t i = 1; i < got[t].size(); ++i)
+      if (!(got[t][i] > got[t][i - 1])) ++not_increasing;
+    CHECK(not_increasing == 0u);
+    for (const HlcTimestamp& ts : got[t]) all.push_back(ts.pack());
+  }
+  std::sort(all.begin(), all.end());
+  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+}
+
 }  // namespace
 
 TEST_SUITE("hlc") {
@@ -406,17 +421,7 @@ TEST_CASE("tick_block and tick from 4 threads: every timestamp unique, each thre
     });
   }
   for (auto& th : threads) th.join();
-  std::vector<Uint128> all;
-  for (int t = 0; t < kThreads; ++t) {
-    CAPTURE(t);
-    std::size_t not_increasing = 0;
-    for (std::size_t i = 1; i < got[t].size(); ++i)
-      if (!(got[t][i] > got[t][i - 1])) ++not_increasing;
-    CHECK(not_increasing == 0u);
-    for (const HlcTimestamp& ts : got[t]) all.push_back(ts.pack());
-  }
-  std::sort(all.begin(), all.end());
-  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+  check_per_thread_increasing_and_unique(got);
 }
 
 // ---- HlcClock: now ------------------------------------------------------------------------
@@ -600,18 +605,11 @@ TEST_CASE("update and tick from several threads return unique, per-thread increa
     });
   }
   for (auto& th : threads) th.join();
-  std::vector<Uint128> all;
   for (int t = 0; t < kThreads; ++t) {
     CAPTURE(t);
     CHECK(errors[t] == 0);
-    std::size_t not_increasing = 0;
-    for (std::size_t i = 1; i < got[t].size(); ++i)
-      if (!(got[t][i] > got[t][i - 1])) ++not_increasing;
-    CHECK(not_increasing == 0u);
-    for (const HlcTimestamp& ts : got[t]) all.push_back(ts.pack());
   }
-  std::sort(all.begin(), all.end());
-  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+  check_per_thread_increasing_and_unique(got);
 }
 
 // ---- HlcClock: drift ----------------------------------------------------------------------
