@@ -57,6 +57,8 @@ from ._core import (  # noqa: F401  (re-exported)
     K2KBroker,
     K2KConfig,
     K2KStats,
+    PubSubBroker,
+    PubSubStats,
     KernelError,
     KernelHandle,
     KernelMode,
@@ -92,7 +94,7 @@ __all__ = [
     "RingKernel", "KernelHandle", "KernelContext", "LaunchOptions", "KernelState", "KernelMode", "KernelStatus",
     "RuntimeMetrics", "Backend", "BackpressureStrategy", "SendStatus", "Priority", "ErrorCode",
     "HlcClock", "HlcTimestamp", "MessageHeader", "MessageEnvelope",
-    "K2KBroker", "K2KConfig", "K2KStats", "DeliveryStatus", "DeliveryReceipt",
+    "K2KBroker", "K2KConfig", "K2KStats", "DeliveryStatus", "DeliveryReceipt", "PubSubBroker", "PubSubStats",
     "HybridDispatcher", "HybridConfig", "HybridStats", "ProcessingMode",
     "ResourceGuard", "Reservation", "MemoryEstimate", "estimate_queue_memory",
     "QueueMonitor", "QueueTier", "QueueHealth", "QueueStats", "QueueMetrics",
@@ -372,6 +374,10 @@ class RingKernel:
     def k2k_broker(self) -> K2KBroker:
         """The runtime's kernel-to-kernel broker."""
         return self._rt.k2k_broker()
+
+    def pubsub(self) -> PubSubBroker:
+        """The runtime's topic pub/sub broker."""
+        return self._rt.pubsub()
 
     # -- by id (the seed's runtime.send / runtime.activate forms)
     def send_sync(self, kernel_id: str, data: Any, priority: Any = None, type_id: int = 0) -> None:

@@ -267,6 +267,48 @@ class K2KBroker:
         """
     def stats(self) -> K2KStats: ...
 
+class PubSubStats:
+    """Pub/sub counters at one moment."""
+    @property
+    def subscriptions(self) -> int:
+        """Active subscriptions."""
+    @property
+    def messages_published(self) -> int:
+        """publish() calls accepted."""
+    @property
+    def deliveries(self) -> int:
+        """Messages put into subscribers' inboxes."""
+    @property
+    def delivery_failures(self) -> int:
+        """Subscribers that could not take one (full, terminated, wrong type)."""
+    @property
+    def unmatched(self) -> int:
+        """Publishes no subscription matched."""
+
+class PubSubBroker:
+    """Topic pub/sub between the kernels of one runtime (RingKernel.pubsub()). Topics are
+    MQTT-style: levels split by '/', '+' (or '*') matches one level, a final '#' any number. A
+    publish goes into the inbox of every kernel holding a matching subscription, once per kernel.
+    Bad topics raise RingKernelError(code=InvalidTopic). Thread-safe.
+    """
+    def subscribe(self, filter: str, kernel_id: str) -> int:
+        """Subscribes kernel `kernel_id` to `filter`; returns the subscription id.
+        KernelError(KernelNotFound) for an unknown kernel, RingKernelError(QueueFull) beyond
+        PubSubConfig.max_subscriptions.
+        """
+    def unsubscribe(self, subscription_id: int) -> bool:
+        """Removes one subscription; False if unknown."""
+    def unsubscribe_all(self, kernel_id: str) -> int:
+        """Removes every subscription of `kernel_id`; returns how many."""
+    def subscriptions(self) -> List[Tuple[int, str, str]]:
+        """Every subscription as (id, filter, kernel_id)."""
+    def publish(self, topic: str, sender: str, message: Union[BytesLike, MessageEnvelope], type_id: int = 0) -> int:
+        """Publishes `message` (bytes-like or a MessageEnvelope) on `topic` (a name, not a filter)
+        as `sender`; returns how many kernels got it. Subscribers that could not take it count in
+        stats().delivery_failures.
+        """
+    def stats(self) -> PubSubStats: ...
+
 class K2KConfig:
     """K2K broker settings."""
     def __init__(self, max_pending_messages: int = 4096, delivery_timeout_ms: int = 1000, enable_tracing: bool = False, max_hops: int = 8) -> None: ...
@@ -800,6 +842,7 @@ class _Runtime:
     @property
     def clock(self) -> HlcClock: ...
     def k2k_broker(self) -> K2KBroker: ...
+    def pubsub(self) -> PubSubBroker: ...
     def shutdown(self) -> None: ...
 
 

@@ -403,6 +403,12 @@ struct PyBroker {
   rk::K2KBroker& get() const { return owner->get().k2k_broker(); }
 };
 
+/// A runtime's pub/sub broker (RingKernel.pubsub()); keeps its runtime alive.
+struct PyPubSub {
+  std::shared_ptr<PyRuntime> owner;
+  rk::PubSubBroker& get() const { return owner->get().pubsub(); }
+};
+
 }  // namespace
 
 void bind_core(py::module_& m) {
@@ -742,6 +748,56 @@ void bind_core(py::module_& m) {
           "for delivery failures: see the receipt.")
       .def("stats", [](const PyBroker& b) { return b.get().stats(); });
 
+  py::class_<rk::PubSubStats>(m, "PubSubStats", "Pub/sub counters at one moment.")
+      .def_readonly("subscriptions", &rk::PubSubStats::subscriptions, "Active subscriptions.")
+      .def_readonly("messages_published", &rk::PubSubStats::messages_published, "publish() calls accepted.")
+      .def_readonly("deliveries", &rk::PubSubStats::deliveries, "Messages put into subscribers' inboxes.")
+      .def_readonly("delivery_failures", &rk::PubSubStats::delivery_failures,
+                    "Subscribers that could not take one (full, terminated, wrong type).")
+      .def_readonly("unmatched", &rk::PubSubStats::unmatched, "Publishes no subscription matched.");
+
+  py::class_<PyPubSub>(m, "PubSubBroker",
+                       "Topic pub/sub between the kernels of one runtime (RingKernel.pubsub()). Topics are MQTT-style: "
+                       "levels split by '/', '+' (or '*') matches one level, a final '#' any number. A publish goes into "
+                       "the inbox of every kernel holding a matching subscription, once per kernel. Bad topics raise "
+                       "RingKernelError(code=InvalidTopic). Thread-safe.")
+      .def(
+          "subscribe",
+          [](const PyPubSub& b, const std::string& filter, const std::string& kernel_id) {
+            return b.get().subscribe(rk::Topic(filter), kernel_id).value;
+          },
+          "filter"_a, "kernel_id"_a,
+          "Subscribes kernel `kernel_id` to `filter`; returns the subscription id. KernelError(KernelNotFound) for an "
+          "unknown kernel, RingKernelError(QueueFull) beyond PubSubConfig.max_subscriptions.")
+      .def(
+          "unsubscribe", [](const PyPubSub& b, std::uint64_t id) { return b.get().unsubscribe(rk::SubscriptionId{id}); },
+          "subscription_id"_a, "Removes one subscription; False if unknown.")
+      .def(
+          "unsubscribe_all", [](const PyPubSub& b, const std::string& kernel_id) { return b.get().unsubscribe_all(kernel_id); },
+          "kernel_id"_a, "Removes every subscription of `kernel_id`; returns how many.")
+      .def(
+          "subscriptions",
+          [](const PyPubSub& b) {
+            std::vector<std::tuple<std::uint64_t, std::string, std::string>> out;
+            for (const auto& t : b.get().subscriptions())
+              out.emplace_back(std::get<0>(t).value, std::get<1>(t).str(), std::get<2>(t));
+            return out;
+          },
+          "Every subscription as (id, filter, kernel_id).")
+      .def(
+          "publish",
+          [](const PyPubSub& b, const std::string& topic, const std::string& sender, const py::object& message,
+             std::uint64_t type_id) {
+            const rk::Topic t(topic);
+            rk::MessageEnvelope e = make_envelope(message, type_id, rk::Priority::Normal);
+            py::gil_scoped_release nogil;  // a full Block-strategy subscriber makes it wait (delivery_timeout)
+            return b.get().publish(t, sender, e);
+          },
+          "topic"_a, "sender"_a, "message"_a, "type_id"_a = 0,
+          "Publishes `message` (bytes-like or a MessageEnvelope) on `topic` (a name, not a filter) as `sender`; "
+          "returns how many kernels got it. Subscribers that could not take it count in stats().delivery_failures.")
+      .def("stats", [](const PyPubSub& b) { return b.get().stats(); });
+
   // ---- runtime ----
   runtime
       .def_static(
@@ -812,6 +868,7 @@ void bind_core(py::module_& m) {
       .def_property_readonly("clock", [](PyRuntime& r) -> rk::HlcClock& { return r.get().clock(); },
                              py::return_value_policy::reference_internal)
       .def("k2k_broker", [](const std::shared_ptr<PyRuntime>& r) { r->get(); return PyBroker{r}; })
+      .def("pubsub", [](const std::shared_ptr<PyRuntime>& r) { r->get(); return PyPubSub{r}; })
       .def("shutdown", &PyRuntime::shutdown);
 
   // ---- kernel handle ----

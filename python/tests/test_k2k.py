@@ -75,3 +75,48 @@ def test_kernel_to_kernel_from_python_loop():
         assert fwd.receive_sync(2.0) == b"Delivered"
         assert fwd.receive_sync(2.0) == b"NoRoute"
         assert sink.receive_sync(2.0) == b"abab"
+
+
+def test_pubsub_between_python_kernels():
+    with rk.RingKernel.create_sync(backend="cpu") as rt:
+        temps = rt.launch_sync("temps", lambda b: b"temps:" + b)
+        everything = rt.launch_sync("everything", lambda b: b"all:" + b)
+        ps = rt.pubsub()
+        a = ps.subscribe("sensors/+/temp", "temps")
+        b = ps.subscribe("sensors/#", "everything")
+        ps.subscribe("sensors/kitchen/#", "everything")  # a second match: still one delivery
+        assert a != b
+        assert sorted(ps.subscriptions()) == sorted(
+            [(a, "sensors/+/temp", "temps"), (b, "sensors/#", "everything")] +
+            [s for s in ps.subscriptions() if s[1] == "sensors/kitchen/#"])
+        assert ps.publish("sensors/kitchen/temp", "host", b"21C") == 2
+        assert temps.receive_sync(2.0) == b"temps:21C"
+        assert everything.receive_sync(2.0) == b"all:21C"
+        assert everything.receive_sync(0.05) is None  # once per kernel
+        assert ps.publish("sensors/kitchen/humidity", "host", b"40%") == 1
+        assert everything.receive_sync(2.0) == b"all:40%"
+        assert temps.receive_sync(0.05) is None
+        assert ps.publish("actuators/fan", "host", b"on") == 0
+        s = ps.stats()
+        assert (s.subscriptions, s.messages_published, s.deliveries, s.unmatched) == (3, 3, 3, 1)
+        assert ps.unsubscribe(a) and not ps.unsubscribe(a)
+        assert ps.publish("sensors/hall/temp", "host", b"19C") == 1
+        assert ps.unsubscribe_all("everything") == 2
+        assert ps.subscriptions() == []
+
+
+def test_pubsub_rejects_bad_topics_and_unknown_kernels():
+    with rk.RingKernel.create_sync(backend="cpu") as rt:
+        rt.launch_sync("k", lambda b: None)
+        ps = rt.pubsub()
+        for bad in ("a//b", "/a", "a/#/b", "a+/b", ""):
+            with pytest.raises(rk.RingKernelError) as e:
+                ps.subscribe(bad, "k")
+            assert e.value.code == rk.ErrorCode.InvalidTopic
+        with pytest.raises(rk.RingKernelError) as e:
+            ps.publish("sensors/+", "host", b"x")  # a filter is not a topic name
+        assert e.value.code == rk.ErrorCode.InvalidTopic
+        with pytest.raises(rk.KernelError) as e:
+            ps.subscribe("a/b", "nobody")
+        assert e.value.code == rk.ErrorCode.KernelNotFound
+        assert ps.stats().subscriptions == 0
