@@ -2024,7 +2024,7 @@ struct KernelStatus {
                                          ///< handled yet; DropOldest evicts only from the inbox, and a Block
                                          ///< sender waits only on the inbox, so depth may exceed capacity by that much
   std::uint64_t outputs_pending = 0;     ///< emitted, not yet received by the host
-  std::uint64_t outputs_dropped = 0;     ///< emitted while terminating with a full output queue, or late replies
+  std::uint64_t outputs_dropped = 0;     ///< emitted while terminating with a full output queue (that one and all later ones), or late replies
   std::uint64_t errors = 0;              ///< handler exceptions
   std::uint64_t min_latency_ns = 0;      ///< enqueue → handler done, over the samples; 0 when none
   double avg_latency_ns = 0;
@@ -4088,6 +4088,7 @@ class KernelCore {
   std::condition_variable_any out_cv;        // an output arrived / a call completed / state changed
   std::condition_variable_any out_not_full;  // the host took an output (waited on by the worker only)
   bool worker_waits_for_room = false;        // under out_mu: whether to notify out_not_full
+  bool outputs_cut = false;                  // under out_mu: terminating dropped an output; drop the rest
   PacketFifo outputs;
   std::atomic<std::size_t> outputs_count{0};  // outputs.size(), readable without the lock
   std::vector<std::pair<std::uint64_t, PendingCall*>> pending;
@@ -4258,8 +4259,16 @@ class KernelCore {
         }
       }
     }
+    if (outputs_cut) {
+      outputs_dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     while (outputs.size() >= options.queue_capacity()) {
       if (stop.load()) {
+        // Terminating with a full output queue: nobody may be receiving, so do not wait. This
+        // output and every later one are dropped (counted), so what the host receives stays a
+        // gap-free prefix of what the kernel emitted.
+        outputs_cut = true;
         outputs_dropped.fetch_add(1, std::memory_order_relaxed);
         return;
       }

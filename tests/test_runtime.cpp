@@ -792,6 +792,40 @@ TEST_CASE("deactivate: a handler blocked on a full output queue is not processed
   }
 }
 
+namespace {
+/// Emits outputs 1..5 (the fifth waits for room), then waits for `go` and emits 6.
+struct EmitThenWait {
+  using input_type = Req;
+  using output_type = void;
+  std::atomic<bool>* go;
+  void operator()(HandlerContext& ctx, const Req&) {
+    for (std::uint64_t i = 1; i <= 5; ++i) ctx.emit(Resp{i});
+    const auto give_up = Clock::now() + std::chrono::seconds(10);
+    while (!go->load() && Clock::now() < give_up) std::this_thread::sleep_for(milliseconds(1));
+    ctx.emit(Resp{6});
+  }
+};
+}  // namespace
+
+TEST_CASE("terminate with a full output queue drops that output and every later one: the host gets a prefix") {
+  std::atomic<bool> go{false};
+  Runtime rt = make_rt();
+  KernelHandle k = rt.launch("cut_outputs", EmitThenWait{&go}, LaunchOptions{}.with_queue_capacity(4));
+  k.send(Req{0});
+  REQUIRE(wait_until([&] { return k.status().outputs_pending == 4; }));  // output 5 waits for room
+  std::thread stopper([&] { k.terminate(); });  // waits for the message in hand
+  REQUIRE(wait_until([&] { return k.status().outputs_dropped == 1; }));  // 5: terminating, no room
+  REQUIRE(k.receive<Resp>(std::chrono::seconds(1)).has_value());         // room for one now...
+  go.store(true);
+  stopper.join();
+  const KernelStatus s = k.status();
+  CHECK(s.outputs_dropped == 2);  // ...but 6 is dropped too: no gap after 5
+  std::vector<std::uint64_t> rest;
+  while (auto r = k.receive<Resp>(milliseconds(20))) rest.push_back(r->v);
+  CHECK(rest == std::vector<std::uint64_t>{2, 3, 4});
+  CHECK(1 + rest.size() + s.outputs_dropped == 6);  // every output received or counted
+}
+
 // ================================================================================================
 // call()
 // ================================================================================================
