@@ -175,6 +175,12 @@ class KernelContext:
         """Sends ``data`` to kernel (or routed name) ``destination`` over K2K; see the receipt."""
         return self._c.send_to_kernel(destination, data, type_id)
 
+    async def publish(self, topic: str, data: Any, type_id: int = 0) -> int:
+        """Publishes ``data`` on ``topic`` (a name, not a filter) as this kernel through the
+        runtime's pub/sub broker; returns how many kernels got it. A malformed topic raises
+        RingKernelError(code=InvalidTopic)."""
+        return self._c.publish(topic, data, type_id)
+
     async def wait_active(self, timeout: Optional[float] = None) -> bool:
         """Waits until the kernel is Active (True), or must terminate / ``timeout`` passed (False)."""
         return self._c.wait_active(timeout)

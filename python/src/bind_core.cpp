@@ -306,6 +306,7 @@ struct LoopState {
   rk::KernelContext* ctx = nullptr;  // null once the loop returned
   detail::KernelCore* core = nullptr;
   rk::K2KBroker* broker = nullptr;
+  rk::PubSubBroker* pubsub = nullptr;
   std::string id;
   std::uint64_t last_correlation = 0;
   std::uint64_t output_type = 0;
@@ -327,8 +328,8 @@ namespace {
 /// an `async def` loop on an event loop of the kernel's own thread).
 class PyLoopBody final : public detail::KernelBody {
  public:
-  PyLoopBody(py::object runner, rk::K2KBroker* broker, std::uint64_t output_type)
-      : runner_(std::move(runner)), broker_(broker), output_type_(output_type) {}
+  PyLoopBody(py::object runner, rk::K2KBroker* broker, rk::PubSubBroker* pubsub, std::uint64_t output_type)
+      : runner_(std::move(runner)), broker_(broker), pubsub_(pubsub), output_type_(output_type) {}
   ~PyLoopBody() override { release_py(runner_); }
   void run(detail::KernelCore& core) override {
     rk::KernelContext kctx = detail::make_kernel_context(core);
@@ -336,6 +337,7 @@ class PyLoopBody final : public detail::KernelBody {
     st->ctx = &kctx;
     st->core = &core;
     st->broker = broker_;
+    st->pubsub = pubsub_;
     st->id = kctx.kernel_id();
     st->output_type = output_type_;
     std::string fault;
@@ -362,6 +364,7 @@ class PyLoopBody final : public detail::KernelBody {
  private:
   py::object runner_;
   rk::K2KBroker* broker_;
+  rk::PubSubBroker* pubsub_;
   std::uint64_t output_type_;
 };
 
@@ -844,9 +847,10 @@ void bind_core(py::module_& m) {
               std::uint64_t output_type) {
              if (!PyCallable_Check(runner.ptr())) throw py::type_error("a loop runner must be callable");
              rk::K2KBroker* broker = &r->get().k2k_broker();
-             return launch_with(r, id,
-                                std::unique_ptr<detail::KernelBody>(new PyLoopBody(std::move(runner), broker, output_type)),
-                                opts_or_default(o));
+             rk::PubSubBroker* pubsub = &r->get().pubsub();
+             return launch_with(
+                 r, id, std::unique_ptr<detail::KernelBody>(new PyLoopBody(std::move(runner), broker, pubsub, output_type)),
+                 opts_or_default(o));
            },
            "kernel_id"_a, "runner"_a, "options"_a = py::none(), "output_type_id"_a = 0)
       .def("launch_native_echo",
@@ -1032,6 +1036,16 @@ void bind_core(py::module_& m) {
              return c.s->broker->send(c.s->id, destination, e);
            },
            "destination"_a, "data"_a, "type_id"_a = 0)
+      .def("publish",
+           [](const PyLoopContext& c, const std::string& topic, const py::handle& data, std::uint64_t type_id) {
+             c.s->get();
+             const rk::Topic t(topic);
+             rk::MessageEnvelope e = make_envelope(data, type_id, rk::Priority::Normal);
+             py::gil_scoped_release nogil;
+             return c.s->pubsub->publish(t, c.s->id, e);
+           },
+           "topic"_a, "data"_a, "type_id"_a = 0,
+           "Publishes `data` on `topic` as this kernel (RingKernel.pubsub()); returns how many kernels got it.")
       .def("now", [](const PyLoopContext& c) { return c.s->get().now(); })
       .def_property_readonly("last_source_kernel", [](const PyLoopContext& c) { return c.s->get().last_source_kernel(); });
 

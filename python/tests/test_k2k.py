@@ -120,3 +120,26 @@ def test_pubsub_rejects_bad_topics_and_unknown_kernels():
             ps.subscribe("a/b", "nobody")
         assert e.value.code == rk.ErrorCode.KernelNotFound
         assert ps.stats().subscriptions == 0
+
+
+def test_pubsub_publish_from_a_python_loop_kernel():
+    with rk.RingKernel.create_sync(backend="cpu") as rt:
+        async def announcer(ctx):
+            while not ctx.should_terminate:
+                m = await ctx.receive(timeout=0.05)
+                if m is not None:
+                    n = await ctx.publish("news/" + m.decode(), b"from announcer: " + m)
+                    await ctx.send(str(n).encode())
+                    try:
+                        await ctx.publish("news/#", m)
+                    except rk.RingKernelError as e:
+                        await ctx.send(e.code.name.encode())
+
+        reader = rt.launch_sync("reader", lambda b: b)
+        ann = rt.launch_sync("announcer", announcer)
+        rt.pubsub().subscribe("news/+", "reader")
+        ann.send_sync(b"sports")
+        assert ann.receive_sync(2.0) == b"1"
+        assert ann.receive_sync(2.0) == b"InvalidTopic"  # a filter is not a topic name
+        assert reader.receive_sync(2.0) == b"from announcer: sports"
+        assert rt.pubsub().stats().deliveries == 1
