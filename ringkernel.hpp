@@ -5227,6 +5227,7 @@ DeliveryReceipt K2KBroker::send(const std::string& source, const std::string& de
     return r;
   }
   p.timestamp = rt_.clock.tick();
+  if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();  // a worker's later stamps follow this
   p.source_kernel = rt_.number_of(source);
   p.flags = (p.source_kernel != 0 ? detail::Packet::from_kernel : 0) | detail::Packet::stamped_here;
   return deliver(source, destination, std::move(p));
@@ -5360,6 +5361,7 @@ std::size_t PubSubBroker::publish(const Topic& topic, const std::string& sender,
   }
   detail::Packet proto = packet_from_envelope(envelope);
   proto.timestamp = rt_.clock.tick();  // one publish event: every subscriber sees the same time
+  if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();  // a worker's later stamps follow this
   proto.source_kernel = rt_.number_of(sender);
   proto.flags = (proto.source_kernel != 0 ? detail::Packet::from_kernel : 0) | detail::Packet::stamped_here;
   if (proto.message_id == 0) proto.message_id = MessageId::generate().value;

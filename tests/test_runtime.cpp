@@ -36,6 +36,7 @@ using ringkernel::BackpressureStrategy;
 using ringkernel::ErrorCode;
 using ringkernel::HandlerContext;
 using ringkernel::HlcTimestamp;
+using ringkernel::Topic;
 using ringkernel::KernelContext;
 using ringkernel::KernelHandle;
 using ringkernel::KernelState;
@@ -1360,6 +1361,43 @@ struct AskAndStamp {
   }
 };
 }  // namespace
+
+namespace {
+/// Stamps (ctx.now()), publishes the request on "ts/pub", then answers with its own stamp.
+struct StampPublishAnswer {
+  using input_type = Req;
+  using output_type = TsOut;
+  TsOut operator()(HandlerContext& ctx, const Req& r) {
+    const HlcTimestamp mine = ctx.now();
+    ctx.publish(Topic("ts/pub"), Req{r.v});
+    return TsOut{mine, mine, r.v};
+  }
+};
+}  // namespace
+
+TEST_CASE("hlc: what a handler emits after publishing is stamped after the published message") {
+  Runtime rt = make_rt();
+  KernelHandle sub = rt.launch("ts_subscriber", TsHandler{});
+  rt.pubsub().subscribe(Topic("ts/pub"), "ts_subscriber");
+  KernelHandle pub = rt.launch("ts_publisher", StampPublishAnswer{}, LaunchOptions{}.without_auto_activate());
+  for (std::uint64_t i = 0; i < 8; ++i) pub.send(Req{i});  // one batch: a block of 9 stamps
+  pub.activate();
+  std::vector<HlcTimestamp> published(8), answered(8);
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    auto a = pub.receive_envelope(std::chrono::seconds(10));
+    auto b = sub.receive<TsOut>(std::chrono::seconds(10));
+    REQUIRE(a.has_value());
+    REQUIRE(b.has_value());
+    REQUIRE(a->as<TsOut>().v < 8);
+    REQUIRE(b->v < 8);
+    answered[a->as<TsOut>().v] = a->header().timestamp;
+    published[b->v] = b->in;  // the subscriber's input: the publish's timestamp
+  }
+  for (std::size_t i = 0; i < 8; ++i) {
+    CAPTURE(i);
+    CHECK(answered[i] > published[i]);
+  }
+}
 
 TEST_CASE("hlc: a batch's outputs are stamped after their inputs, in order, from one kernel") {
   Runtime rt = make_rt();
