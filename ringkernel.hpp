@@ -5968,7 +5968,7 @@ class JsonReader {
       std::string key;
       if (!string(key)) return false;
       for (const std::string& k : out.keys)
-        if (k == key) return fail("duplicate key \"" + key + "\"");
+        if (k == key) return fail("duplicate key " + json_escape(key));  // escaped: a key may hold NUL
       skip_ws();
       if (pos_ >= s_.size() || s_[pos_] != ':') return fail("expected ':' after the object key");
       ++pos_;

@@ -213,6 +213,8 @@ void make_baselines(const fs::path& dir) {
   write_file(dir, "bad-truncated.json", text(head + entry.substr(0, 30)));
   // Found by fuzz_baseline: a NUL (\u0000) in an unknown key once cut the error text short in what().
   write_file(dir, "bad-nul-in-key.json", text(head + "], \"a\\u0000b\": 1}"));
+  // Found by fuzz_baseline: the same, for a duplicate key.
+  write_file(dir, "bad-nul-in-duplicate-key.json", text("{\"a\\u0000b\": \"v\", \"a\\u0000b\": 1}"));
   write_file(dir, "bad-nul-in-duplicate-id.json",
              text(head + "{\"workload_id\": \"w\\u0000\", \"size\": 1, \"throughput_ops\": 1, \"mean_time_secs\": 1, "
                          "\"std_dev_secs\": 0, \"samples\": 1}, {\"workload_id\": \"w\\u0000\", \"size\": 1, "

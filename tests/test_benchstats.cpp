@@ -338,6 +338,9 @@ TEST_CASE("Baseline: malformed JSON is rejected with a clear error") {
       {"{\"a\": \"\xED\xA0\x80\"}", "invalid UTF-8"},
       {"{\"a\": \"abc", "unterminated string"},
       {"{\"a\": 1, \"a\": 2}", "duplicate key \"a\""},
+      // Keys from the input are escaped in messages: a NUL would cut what() short.
+      {"{\"a\\u0000b\": 1, \"a\\u0000b\": 2}", "duplicate key \"a\\u0000b\""},
+      {head + "], \"a\\u0000b\": 1}", "unknown key \"a\\u0000b\""},
       {deep, "nesting deeper than 32 levels"},
       {"[]", "the top level must be an object"},
       {"{}", "lacks the key \"format\""},
