@@ -1116,9 +1116,19 @@ class PriorityInbox {
       }
       if ((c & kClosedBit) != 0 || interrupt_epoch_ != epoch) return false;
       waiting_consumers_.fetch_add(1, std::memory_order_seq_cst);
-      const bool woke = not_empty_.wait_until(lock, deadline, [&] {
-        return count_.load(std::memory_order_seq_cst) != 0 || interrupt_epoch_ != epoch;
-      });
+      auto ready = [&] { return count_.load(std::memory_order_seq_cst) != 0 || interrupt_epoch_ != epoch; };
+      bool woke = true;
+      for (;;) {
+        // Ask for a wake-up before each sleep (Dekker with push_nothrow: this store comes
+        // before the count_ load in ready(); a sender's count_ add comes before its load of
+        // the flag). Senders that find it already set skip the notify.
+        consumer_signaled_.store(false, std::memory_order_seq_cst);
+        if (ready()) break;
+        if (not_empty_.wait_until(lock, deadline) == std::cv_status::timeout) {
+          woke = ready();
+          break;
+        }
+      }
       waiting_consumers_.fetch_sub(1, std::memory_order_relaxed);
       if (!woke) return false;
       if (interrupt_epoch_ != epoch && (count_.load(std::memory_order_seq_cst) & ~kClosedBit) == 0) return false;
@@ -1309,9 +1319,12 @@ class PriorityInbox {
       while (!ring_.try_emplace(std::forward<U>(item), tagged)) std::this_thread::yield();
       // Dekker with pop(): our count_ add came before this load; a consumer's waiting_ add
       // comes before its count_ load. One of us sees the other.
-      if (waiting_consumers_.load(std::memory_order_seq_cst) != 0) {
+      // Only the first sender after a consumer went to sleep notifies: the others, until it
+      // runs, would each pay the condition variable's lock and a futex call for nothing.
+      if (waiting_consumers_.load(std::memory_order_seq_cst) != 0 && !consumer_signaled_.load(std::memory_order_seq_cst)) {
         std::lock_guard<detail::SpinLock> lock(mu_);  // orders the notify after its predicate check
-        not_empty_.notify_one();
+        consumer_signaled_.store(true, std::memory_order_relaxed);
+        not_empty_.notify_all();
       }
     } else {
       std::lock_guard<detail::SpinLock> lock(mu_);
@@ -1321,7 +1334,10 @@ class PriorityInbox {
       nodes_[n].tagged = tagged;
       link_tail(static_cast<std::uint8_t>(priority), n);
       ++locked_enqueued_;
-      if (waiting_consumers_.load(std::memory_order_relaxed) != 0) not_empty_.notify_one();
+      if (waiting_consumers_.load(std::memory_order_relaxed) != 0 && !consumer_signaled_.load(std::memory_order_relaxed)) {
+        consumer_signaled_.store(true, std::memory_order_relaxed);
+        not_empty_.notify_all();
+      }
     }
     return dropped ? EnqueueStatus::EnqueuedDroppedOldest : EnqueueStatus::Enqueued;
   }
@@ -1501,6 +1517,7 @@ class PriorityInbox {
   alignas(cache_line_size) std::atomic<std::size_t> locked_depth_{0};  // messages in the locked lanes
   std::atomic<int> top_hint_{-1};                                      // highest non-empty locked lane
   std::atomic<int> waiting_consumers_{0};
+  std::atomic<bool> consumer_signaled_{false};  // a sleeping consumer was notified; set under mu_
   std::atomic<int> waiting_producers_{0};
   std::atomic<std::size_t> high_water_{0};
   alignas(cache_line_size) std::atomic<std::size_t> tagged_depth_{0};
@@ -4093,6 +4110,7 @@ class KernelCore {
   std::atomic<std::size_t> outputs_count{0};  // outputs.size(), readable without the lock
   std::vector<std::pair<std::uint64_t, PendingCall*>> pending;
   int out_waiters = 0;
+  bool out_signaled = false;  // under out_mu: receivers were notified since the last one went to sleep
 
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> rejected{0};  // NotActive / KernelFaulted / TypeMismatch / TooLarge
@@ -4278,7 +4296,12 @@ class KernelCore {
     }
     outputs.push_back(std::move(out));
     outputs_count.store(outputs.size(), std::memory_order_release);
-    if (out_waiters != 0) out_cv.notify_all();
+    // Only the first output after a receiver went to sleep notifies; until it runs, the
+    // later ones would each pay a futex call for nothing.
+    if (out_waiters != 0 && !out_signaled) {
+      out_signaled = true;
+      out_cv.notify_all();
+    }
   }
   // Host side: spin briefly for `ready` before parking on a condition variable, so that a
   // reply arriving within microseconds costs no futex round trip.
@@ -4724,8 +4747,16 @@ bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, st
   };
   std::size_t at = find();
   if (at == none) {
+    const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
     ++k.out_waiters;
-    k.out_cv.wait_for(lk, timeout, [&] { return (at = find()) != none; });
+    for (;;) {
+      k.out_signaled = false;  // before each sleep: the next output notifies (see deliver)
+      if ((at = find()) != none) break;
+      if (k.out_cv.wait_until(lk, deadline) == std::cv_status::timeout) {
+        at = find();
+        break;
+      }
+    }
     --k.out_waiters;
   }
   if (at == none) return false;
@@ -4792,6 +4823,10 @@ void KernelHandle::call_packet(detail::Packet&& request, detail::Packet& reply, 
     const std::string got = std::to_string(call.reply.type_id);
     k.outputs.push_back(std::move(call.reply));  // not lost: receivable as an ordinary output
     k.outputs_count.store(k.outputs.size(), std::memory_order_release);
+    if (k.out_waiters != 0) {  // a receiver asleep on the output queue may want it
+      k.out_signaled = true;
+      k.out_cv.notify_all();
+    }
     lk.unlock();
     detail::raise(ErrorCode::InvalidMessage, "call to kernel '" + k.id + "': the reply has type " + got +
                                                  ", not the requested type " + std::to_string(reply_type) +
