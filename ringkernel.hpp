@@ -4104,10 +4104,18 @@ class KernelCore {
   SpinLock out_mu;  // the worker and host threads hand over every output here: no futex per handoff
   std::condition_variable_any out_cv;        // an output arrived / a call completed / state changed
   std::condition_variable_any out_not_full;  // the host took an output (waited on by the worker only)
-  bool worker_waits_for_room = false;        // under out_mu: whether to notify out_not_full
+  std::atomic<bool> room_wanted{false};      // the worker waits on out_not_full (set under out_mu)
   bool outputs_cut = false;                  // under out_mu: terminating dropped an output; drop the rest
   PacketFifo outputs;
   std::atomic<std::size_t> outputs_count{0};  // outputs.size(), readable without the lock
+  std::size_t taken_seen = 0;                 // under out_mu: taken.size() when last read (never below it)
+  // The receivers' side of the output queue. A receiver that finds no match among `taken`
+  // moves every output into it at once, under both locks (recv_mu first), so that the worker
+  // and the host meet on out_mu once per batch rather than once per output. Messages in
+  // `taken` are older than those in `outputs`; together they hold at most queue_capacity.
+  SpinLock recv_mu;
+  PacketFifo taken;                           // under recv_mu
+  std::atomic<std::size_t> taken_count{0};    // taken.size(), written under recv_mu
   std::vector<std::pair<std::uint64_t, PendingCall*>> pending;
   int out_waiters = 0;
   bool out_signaled = false;  // under out_mu: receivers were notified since the last one went to sleep
@@ -4281,18 +4289,28 @@ class KernelCore {
       outputs_dropped.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    while (outputs.size() >= options.queue_capacity()) {
-      if (stop.load()) {
-        // Terminating with a full output queue: nobody may be receiving, so do not wait. This
-        // output and every later one are dropped (counted), so what the host receives stays a
-        // gap-free prefix of what the kernel emitted.
-        outputs_cut = true;
-        outputs_dropped.fetch_add(1, std::memory_order_relaxed);
-        return;
+    // The receivers shrink `taken` without out_mu, so taken_seen may be stale (too high):
+    // refresh it only when the queue looks full (Dekker with receive: room_wanted is stored
+    // before taken_count is loaded; a receiver stores taken_count before loading room_wanted).
+    if (outputs.size() + taken_seen >= options.queue_capacity()) {
+      for (;;) {
+        room_wanted.store(true, std::memory_order_seq_cst);
+        taken_seen = taken_count.load(std::memory_order_seq_cst);
+        if (outputs.size() + taken_seen < options.queue_capacity()) break;
+        if (stop.load()) {
+          // Terminating with a full output queue: nobody may be receiving, so do not wait.
+          // This output and every later one are dropped (counted), so what the host receives
+          // stays a gap-free prefix of what the kernel emitted.
+          room_wanted.store(false, std::memory_order_relaxed);
+          outputs_cut = true;
+          outputs_dropped.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        // Woken at the half-full mark; the 1 ms slices bound the wait when the host stopped
+        // receiving before it.
+        out_not_full.wait_for(lk, std::chrono::milliseconds(1));
       }
-      worker_waits_for_room = true;
-      out_not_full.wait_for(lk, std::chrono::milliseconds(10));
-      worker_waits_for_room = false;
+      room_wanted.store(false, std::memory_order_relaxed);
     }
     outputs.push_back(std::move(out));
     outputs_count.store(outputs.size(), std::memory_order_release);
@@ -4737,34 +4755,67 @@ bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, st
   detail::KernelCore& k = *core_;
   // A worker receiving another kernel's output: what it stamps next must come after that.
   if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();
-  k.spin_for([&] { return k.outputs_count.load(std::memory_order_acquire) != 0; });
-  std::unique_lock<detail::SpinLock> lk(k.out_mu);
+  const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
   const std::size_t none = std::numeric_limits<std::size_t>::max();
   auto find = [&] {
-    for (std::size_t i = 0; i < k.outputs.size(); ++i)
-      if (type_id == 0 || k.outputs[i].type_id == type_id) return i;
+    for (std::size_t i = 0; i < k.taken.size(); ++i)
+      if (type_id == 0 || k.taken[i].type_id == type_id) return i;
     return none;
   };
-  std::size_t at = find();
-  if (at == none) {
-    const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
-    ++k.out_waiters;
-    for (;;) {
-      k.out_signaled = false;  // before each sleep: the next output notifies (see deliver)
-      if ((at = find()) != none) break;
-      if (k.out_cv.wait_until(lk, deadline) == std::cv_status::timeout) {
-        at = find();
-        break;
+  bool spun = false, last_pass = false;
+  std::unique_lock<detail::SpinLock> r(k.recv_mu);
+  for (;;) {
+    const std::size_t at = find();
+    if (at != none) {
+      out = std::move(k.taken[at]);
+      if (at == 0) k.taken.pop_front(); else k.taken.erase_at(at);
+      k.taken_count.store(k.taken.size(), std::memory_order_seq_cst);
+      const std::size_t left = k.taken.size();
+      r.unlock();
+      // A worker waiting for room (see deliver) is woken once the queue is down to half full,
+      // so that it refills it in one go instead of waking for every output taken.
+      if (k.room_wanted.load(std::memory_order_seq_cst) &&
+          left + k.outputs_count.load(std::memory_order_relaxed) <= k.options.queue_capacity() / 2) {
+        std::lock_guard<detail::SpinLock> o(k.out_mu);
+        if (k.room_wanted.load(std::memory_order_relaxed)) {
+          k.room_wanted.store(false, std::memory_order_relaxed);
+          k.out_not_full.notify_one();
+        }
       }
+      return true;
     }
+    if (!spun) {  // a reply arriving within microseconds costs no futex round trip
+      spun = true;
+      r.unlock();
+      k.spin_for([&] { return k.outputs_count.load(std::memory_order_acquire) != 0; });
+      r.lock();
+      continue;
+    }
+    std::unique_lock<detail::SpinLock> o(k.out_mu);
+    if (!k.outputs.empty()) {
+      k.taken.reserve(k.taken.size() + k.outputs.size());
+      while (!k.outputs.empty()) {
+        k.taken.push_back(std::move(k.outputs[0]));
+        k.outputs.pop_front();
+      }
+      k.outputs_count.store(0, std::memory_order_release);
+      // No receiver asleep needs a wake-up for this: it saw `outputs` empty when it went to
+      // sleep, and the first output after that woke it (deliver).
+      k.taken_count.store(k.taken.size(), std::memory_order_seq_cst);
+      k.taken_seen = k.taken.size();  // what moved still counts against the capacity (deliver)
+      continue;  // o unlocks here; search `taken` again
+    }
+    if (last_pass) return false;
+    // Nothing for us: sleep until an output arrives. Holding out_mu from the check above to
+    // the wait, no output can slip in between; `taken` grows only under out_mu too.
+    r.unlock();
+    ++k.out_waiters;
+    k.out_signaled = false;  // the next output notifies (see deliver)
+    last_pass = k.out_cv.wait_until(o, deadline) == std::cv_status::timeout;
     --k.out_waiters;
+    o.unlock();
+    r.lock();
   }
-  if (at == none) return false;
-  out = std::move(k.outputs[at]);
-  if (at == 0) k.outputs.pop_front(); else k.outputs.erase_at(at);
-  k.outputs_count.store(k.outputs.size(), std::memory_order_release);
-  if (k.worker_waits_for_room) k.out_not_full.notify_one();
-  return true;
 }
 std::optional<MessageEnvelope> KernelHandle::receive_envelope(std::chrono::nanoseconds timeout) {
   detail::Packet p;
@@ -4915,7 +4966,7 @@ KernelStatus KernelHandle::status() const {
   s.outputs_dropped = k.outputs_dropped.load();
   {
     std::lock_guard<detail::SpinLock> lk(k.out_mu);
-    s.outputs_pending = k.outputs.size();
+    s.outputs_pending = k.outputs.size() + k.taken_count.load();
   }
   s.min_latency_ns = t.min_latency_ns;
   s.max_latency_ns = t.max_latency_ns;

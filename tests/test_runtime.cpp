@@ -827,6 +827,83 @@ TEST_CASE("terminate with a full output queue drops that output and every later 
   CHECK(1 + rest.size() + s.outputs_dropped == 6);  // every output received or counted
 }
 
+namespace {
+/// Emits two outputs of different types per request: Other first, then Resp.
+struct EmitBoth {
+  using input_type = Req;
+  using output_type = void;
+  void operator()(HandlerContext& ctx, const Req& r) {
+    ctx.emit(Other{static_cast<std::uint32_t>(r.v)});
+    ctx.emit(Resp{r.v});
+  }
+};
+}  // namespace
+
+TEST_CASE("receive: two threads waiting for different output types each get theirs, in order") {
+  // A receiver that finds no match moves the whole output queue to the receivers' side, where
+  // the other finds its own; neither may lose, reorder or wait out its timeout.
+  const std::uint64_t n = scaled(2000);
+  Runtime rt = make_rt();
+  KernelHandle k = rt.launch("two_types", EmitBoth{}, LaunchOptions{}.with_queue_capacity(64));
+  std::atomic<std::uint64_t> missing{0}, out_of_order{0};
+  std::thread others([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::optional<Other> o = k.receive<Other>(std::chrono::seconds(5));
+      if (!o) { missing.fetch_add(n - i); return; }
+      if (o->x != static_cast<std::uint32_t>(i)) out_of_order.fetch_add(1);
+    }
+  });
+  std::thread resps([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::optional<Resp> r = k.receive<Resp>(std::chrono::seconds(5));
+      if (!r) { missing.fetch_add(n - i); return; }
+      if (r->v != i) out_of_order.fetch_add(1);
+    }
+  });
+  for (std::uint64_t i = 0; i < n; ++i) {
+    k.send(Req{i});
+    if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));  // let both sleep now and then
+  }
+  others.join();
+  resps.join();
+  CHECK(missing.load() == 0);
+  CHECK(out_of_order.load() == 0);
+  const KernelStatus s = k.status();
+  CHECK(s.outputs_pending == 0);
+  CHECK(s.outputs_dropped == 0);
+}
+
+TEST_CASE("output queue: a receiver that pauses holds the worker back, loses nothing, and never sees more than the capacity queued") {
+  const std::uint64_t n = scaled(3000);
+  const std::size_t capacity = 8;
+  Runtime rt = make_rt();
+  KernelHandle k = rt.launch("slow_host", Doubler{}, LaunchOptions{}.with_queue_capacity(capacity));
+  std::thread sender([&] {
+    for (std::uint64_t i = 0; i < n; ++i) k.send(Req{i});
+  });
+  std::uint64_t got = 0, wrong = 0, over = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (i % 500 == 0) {
+      std::this_thread::sleep_for(milliseconds(5));  // the output queue fills; the worker waits
+      if (k.status().outputs_pending > capacity) ++over;
+    }
+    const std::optional<Resp> r = k.receive<Resp>(std::chrono::seconds(10));
+    if (!r) break;
+    ++got;
+    if (r->v != 2 * i) ++wrong;
+  }
+  sender.join();
+  CHECK(got == n);
+  CHECK(wrong == 0);
+  CHECK(over == 0);
+  const KernelStatus s = k.status();
+  CHECK(s.outputs_dropped == 0);
+  CHECK(s.outputs_pending == 0);
+  // A message counts as processed after its handler returns, which may be after the host has
+  // its output.
+  CHECK(wait_until([&] { return k.status().messages_processed == n; }));
+}
+
 // ================================================================================================
 // call()
 // ================================================================================================
