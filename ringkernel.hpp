@@ -4755,7 +4755,7 @@ bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, st
   detail::KernelCore& k = *core_;
   // A worker receiving another kernel's output: what it stamps next must come after that.
   if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();
-  const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
+  std::chrono::steady_clock::time_point deadline{};  // read the clock only if we have to sleep
   const std::size_t none = std::numeric_limits<std::size_t>::max();
   auto find = [&] {
     for (std::size_t i = 0; i < k.taken.size(); ++i)
@@ -4809,6 +4809,8 @@ bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, st
     // Nothing for us: sleep until an output arrives. Holding out_mu from the check above to
     // the wait, no output can slip in between; `taken` grows only under out_mu too.
     r.unlock();
+    if (deadline == std::chrono::steady_clock::time_point{})
+      deadline = std::chrono::steady_clock::now() + std::min(timeout, std::chrono::nanoseconds(std::int64_t{1} << 60));
     ++k.out_waiters;
     k.out_signaled = false;  // the next output notifies (see deliver)
     last_pass = k.out_cv.wait_until(o, deadline) == std::cv_status::timeout;
