@@ -2663,6 +2663,12 @@ class KernelHandle {
 /// renewed after anything that may be stamped above it (a foreign timestamp merged, an answer
 /// awaited from another kernel). So each is above the input it answers and above everything
 /// its kernel saw; two kernels' stamps taken at about the same time are not in real-time order.
+/// A host thread's sends are stamped the same way, from a block of 1 to 64 ticks that grows
+/// while the thread keeps sending; it ends when the coarse wall clock moves and is dropped when
+/// the thread receives or calls, or sends or publishes through a broker. So each send is
+/// above what its thread saw through the runtime; a host thread that learns of another's send
+/// by other means (a mutex, a flag) may stamp below it. Stamps stay unique and, per thread,
+/// increasing.
 class Runtime {
  public:
   class Builder;
@@ -4008,6 +4014,37 @@ struct RuntimeShared {
 // the thread ends with its kernel).
 thread_local KernelCore* t_worker_core = nullptr;
 
+// What a thread that is not a worker (a host thread) stamps its sends with: a block of the
+// runtime's clock, like a worker's, so that a host thread streaming sends does not take the
+// clock's contended line for each. The block grows from 1 to 64 while it is used up without
+// a drop; it ends when the coarse wall clock moves (so a stamp never lags it by more than
+// one coarse tick), and it is dropped whenever the thread may have seen a later timestamp
+// (an answer received, a broker send or publish), so each send stays above what it saw.
+struct HostStamps {
+  const void* clock = nullptr;  // the HlcClock the block is from
+  std::uint64_t next = 0, end = 0;
+  std::uint64_t wall_us = 0;    // the coarse wall clock when the block was reserved
+  std::uint32_t size = 1;
+};
+thread_local HostStamps t_host_stamps;
+HlcTimestamp host_stamp(HlcClock& clock) noexcept {
+  HostStamps& h = t_host_stamps;
+  const std::uint64_t wall = wall_micros_coarse();
+  if (h.next == h.end || h.clock != &clock || h.wall_us != wall) {
+    h.size = (h.clock == &clock && h.next == h.end && h.wall_us == wall) ? std::min<std::uint32_t>(h.size * 2, 64) : 1;
+    const HlcTimestamp first = clock.tick_block(h.size);
+    h.clock = &clock;
+    h.wall_us = wall;
+    h.next = (first.physical << HlcClock::logical_bits) | first.logical;
+    h.end = h.next + h.size;
+  }
+  const std::uint64_t state = h.next++;
+  return HlcTimestamp{state >> HlcClock::logical_bits,
+                      static_cast<std::uint32_t>(state & ((std::uint64_t{1} << HlcClock::logical_bits) - 1)), clock.node_id()};
+}
+// This thread may have seen a timestamp above its block (worker's or host's): drop both.
+void drop_thread_stamps() noexcept;
+
 // Workers of this process that are running (busy or spinning), not parked: counted when a
 // worker starts, parks, wakes and ends, never per message. Spinning pays only while they
 // leave a hardware thread for the threads that feed them.
@@ -4665,6 +4702,10 @@ bool sample_latency(std::uint32_t interval) noexcept {
   --since_sample;
   return false;
 }
+void drop_thread_stamps() noexcept {
+  if (KernelCore* w = t_worker_core) w->drop_stamps();
+  t_host_stamps.clock = nullptr;
+}
 SendStatus inbox_send(KernelCore& k, Packet&& p, std::chrono::nanoseconds timeout, bool tagged) noexcept {
   if (!k.is_loop && (p.type_id != k.body->input_type_id() || p.size != k.body->input_size())) {
     k.rejected.fetch_add(1, std::memory_order_relaxed);
@@ -4682,7 +4723,7 @@ SendStatus inbox_send(KernelCore& k, Packet&& p, std::chrono::nanoseconds timeou
   if (p.timestamp == HlcTimestamp{}) {
     // From a worker thread of the same runtime (a handler sending on): that worker's block.
     KernelCore* const from = t_worker_core;
-    p.timestamp = from != nullptr && from->rt == k.rt ? from->stamp() : k.rt->clock.tick();
+    p.timestamp = from != nullptr && from->rt == k.rt ? from->stamp() : host_stamp(k.rt->clock);
     p.flags |= Packet::stamped_here;
   } else if ((p.flags & Packet::stamped_here) == 0 && !k.rt->clock.try_update(p.timestamp)) {
     k.rejected.fetch_add(1, std::memory_order_relaxed);
@@ -4753,8 +4794,8 @@ SendStatus KernelHandle::try_send_envelope(const MessageEnvelope& envelope, std:
 
 bool KernelHandle::receive_packet(detail::Packet& out, std::uint64_t type_id, std::chrono::nanoseconds timeout) {
   detail::KernelCore& k = *core_;
-  // A worker receiving another kernel's output: what it stamps next must come after that.
-  if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();
+  // A thread receiving a kernel's output: what it stamps next must come after that.
+  detail::drop_thread_stamps();
   std::chrono::steady_clock::time_point deadline{};  // read the clock only if we have to sleep
   const std::size_t none = std::numeric_limits<std::size_t>::max();
   auto find = [&] {
@@ -4851,7 +4892,7 @@ void KernelHandle::call_packet(detail::Packet&& request, detail::Packet& reply, 
     }
     throw_on(st);
   }
-  if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();  // as in receive_packet
+  detail::drop_thread_stamps();  // as in receive_packet
   k.spin_for([&] { return call.done.load(std::memory_order_acquire); });
   std::unique_lock<detail::SpinLock> lk(k.out_mu);
   ++k.out_waiters;
@@ -5315,7 +5356,7 @@ DeliveryReceipt K2KBroker::send(const std::string& source, const std::string& de
     return r;
   }
   p.timestamp = rt_.clock.tick();
-  if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();  // a worker's later stamps follow this
+  detail::drop_thread_stamps();  // this thread's later stamps follow this
   p.source_kernel = rt_.number_of(source);
   p.flags = (p.source_kernel != 0 ? detail::Packet::from_kernel : 0) | detail::Packet::stamped_here;
   return deliver(source, destination, std::move(p));
@@ -5449,7 +5490,7 @@ std::size_t PubSubBroker::publish(const Topic& topic, const std::string& sender,
   }
   detail::Packet proto = packet_from_envelope(envelope);
   proto.timestamp = rt_.clock.tick();  // one publish event: every subscriber sees the same time
-  if (detail::KernelCore* w = detail::t_worker_core) w->drop_stamps();  // a worker's later stamps follow this
+  detail::drop_thread_stamps();  // this thread's later stamps follow this
   proto.source_kernel = rt_.number_of(sender);
   proto.flags = (proto.source_kernel != 0 ? detail::Packet::from_kernel : 0) | detail::Packet::stamped_here;
   if (proto.message_id == 0) proto.message_id = MessageId::generate().value;

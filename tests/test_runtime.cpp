@@ -1476,6 +1476,67 @@ TEST_CASE("hlc: what a handler emits after publishing is stamped after the publi
   }
 }
 
+TEST_CASE("hlc: host threads stamp streamed sends from blocks: unique, per-thread increasing, above what they received, close to the wall clock") {
+  Runtime rt = make_rt(RuntimeConfig{}, 3);
+  KernelHandle k = rt.launch("host_blocks", TsHandler{}, LaunchOptions{}.with_queue_capacity(4096));
+  const std::uint64_t per_thread = 1000;
+  // Two host threads stream sends without receiving (their blocks grow to 64 ticks).
+  std::vector<std::thread> senders;
+  for (std::uint64_t t = 0; t < 2; ++t)
+    senders.emplace_back([&, t] {
+      for (std::uint64_t i = 0; i < per_thread; ++i) k.send(Req{(t << 32) | i});
+    });
+  for (auto& th : senders) th.join();
+  std::vector<HlcTimestamp> by_thread[2];
+  std::vector<HlcTimestamp> all;
+  HlcTimestamp highest_out{};
+  for (std::uint64_t n = 0; n < 2 * per_thread; ++n) {
+    auto env = k.receive_envelope(std::chrono::seconds(10));
+    REQUIRE(env.has_value());
+    const TsOut o = env->as<TsOut>();
+    by_thread[o.v >> 32].push_back(o.in);
+    all.push_back(o.in);
+    CHECK(env->header().timestamp > o.in);
+    if (env->header().timestamp > highest_out) highest_out = env->header().timestamp;
+  }
+  for (auto& v : by_thread) {
+    REQUIRE(v.size() == per_thread);
+    for (std::size_t i = 1; i < v.size(); ++i) CHECK(v[i] > v[i - 1]);  // each thread's sends in order
+  }
+  std::sort(all.begin(), all.end());
+  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());  // no stamp twice
+  for (const HlcTimestamp& ts : all) CHECK(ts.node_id == 3);
+
+  // This thread sends (leaving a partly used block), receives the answers, and sends again:
+  // that send is stamped above every answer it received.
+  for (std::uint64_t i = 0; i < 40; ++i) k.send(Req{i});
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    auto o = k.receive_envelope(std::chrono::seconds(10));
+    REQUIRE(o.has_value());
+    if (o->header().timestamp > highest_out) highest_out = o->header().timestamp;
+  }
+  k.send(Req{7});
+  auto after = k.receive<TsOut>(std::chrono::seconds(10));
+  REQUIRE(after.has_value());
+  CHECK(after->in > highest_out);
+
+  // A block does not outlive the coarse wall clock's tick: a send after a pause is stamped
+  // close to the wall clock, not from ticks reserved before the pause.
+  for (std::uint64_t i = 0; i < 40; ++i) k.send(Req{i});  // a partly used block is left
+  std::this_thread::sleep_for(milliseconds(100));
+  const std::uint64_t wall_before = HlcTimestamp::now(0).physical;
+  k.send(Req{99});
+  std::uint64_t seen = 0;
+  HlcTimestamp last{};
+  while (seen < 41) {
+    auto o = k.receive<TsOut>(std::chrono::seconds(10));
+    REQUIRE(o.has_value());
+    ++seen;
+    last = o->in;
+  }
+  CHECK(last.physical + 20000 >= wall_before);  // within 20 ms (the coarse clock's tick is ~4 ms)
+}
+
 TEST_CASE("hlc: a batch's outputs are stamped after their inputs, in order, from one kernel") {
   Runtime rt = make_rt();
   // Queued while paused, so the worker takes them as one batch and stamps from one block.
