@@ -2072,7 +2072,8 @@ class ResourceGuard;  // section 14
 struct RuntimeConfig {
   /// How long a worker spins on an empty inbox before parking (0: park at once). A worker
   /// spins only while the process's running workers (busy or spinning, of every runtime)
-  /// leave a hardware thread free for the threads that feed them; otherwise it parks after a
+  /// leave a hardware thread free for the threads that feed them (hardware threads: those
+  /// the process's affinity mask allows, on Linux); otherwise it parks after a
   /// few polls, because on an oversubscribed machine a spinning worker takes the core its
   /// producer needs.
   std::chrono::microseconds spin_before_park{50};
@@ -2096,6 +2097,11 @@ struct RuntimeConfig {
 namespace detail {
 class KernelCore;
 struct RuntimeShared;
+/// Hardware threads the calling thread may run on: its CPU affinity mask on Linux (a
+/// container's cpuset, taskset), which std::thread::hardware_concurrency() ignores; that
+/// count elsewhere, and at least 1. Workers inherit the launching thread's mask, so the
+/// spinning limit (RuntimeConfig::spin_before_park) is taken from it once per process.
+RINGKERNEL_API int usable_hardware_threads() noexcept;
 /// A message's metadata inside the runtime (trivially copyable).
 struct PacketMeta {
   std::uint64_t type_id = 0;
@@ -3500,6 +3506,9 @@ class Suite {
 #include <cpuid.h>
 #include <x86intrin.h>
 #endif
+#if defined(__linux__)
+#include <sched.h>  // sched_getaffinity, CPU_COUNT (glibc: needs _GNU_SOURCE, which g++ and clang++ define)
+#endif
 
 #ifndef RINGKERNEL_LOG
 #define RINGKERNEL_LOG(level, msg) ::ringkernel::detail::default_log((level), (msg))
@@ -4045,6 +4054,18 @@ HlcTimestamp host_stamp(HlcClock& clock) noexcept {
 // This thread may have seen a timestamp above its block (worker's or host's): drop both.
 void drop_thread_stamps() noexcept;
 
+int usable_hardware_threads() noexcept {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 // Workers of this process that are running (busy or spinning), not parked: counted when a
 // worker starts, parks, wakes and ends, never per message. Spinning pays only while they
 // leave a hardware thread for the threads that feed them.
@@ -4052,7 +4073,7 @@ std::atomic<int> g_running_workers{0};
 // Whether a spinner may go on: the running workers leave a hardware thread free (for a
 // worker, which counts itself, the one its feeders need; for a host thread, its own).
 bool worker_may_spin() noexcept {
-  static const int limit = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  static const int limit = std::max(1, usable_hardware_threads() - 1);
   return g_running_workers.load(std::memory_order_relaxed) <= limit;
 }
 // Counts the calling worker as parked while it lives (around every blocking wait).

@@ -7,6 +7,7 @@
 //   on a message), and what the handler itself counted equals messages_processed.
 #include <doctest/doctest.h>
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1784,6 +1785,31 @@ TEST_CASE("idle: four idle kernels use almost no CPU, and a parked worker wakes 
   }
   MESSAGE("4 calls to parked kernels took " << std::chrono::duration_cast<microseconds>(total).count() << " us");
   CHECK(total < milliseconds(100));
+}
+
+// The spinning limit counts the hardware threads the process may use: under taskset or a
+// container's cpuset that is its affinity mask, not every core of the machine (which is what
+// std::thread::hardware_concurrency() reports).
+TEST_CASE("idle: the spinning limit counts the CPUs of the affinity mask") {
+#if defined(__linux__)
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  REQUIRE(sched_getaffinity(0, sizeof(mine), &mine) == 0);
+  CHECK(ringkernel::detail::usable_hardware_threads() == CPU_COUNT(&mine));
+  int first = 0;
+  while (!CPU_ISSET(first, &mine)) ++first;
+  int pinned = -1;
+  std::thread t([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    if (sched_setaffinity(0, sizeof(one), &one) == 0) pinned = ringkernel::detail::usable_hardware_threads();
+  });
+  t.join();
+  CHECK(pinned == 1);
+#else
+  CHECK(ringkernel::detail::usable_hardware_threads() >= 1);
+#endif
 }
 
 // ================================================================================================
